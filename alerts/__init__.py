@@ -1,0 +1,1 @@
+"""Rules, alerts and their history, live push to browsers, notifications."""

@@ -1,0 +1,1 @@
+"""Usage ledger, vendor pricing, packages, QPS orders, quota gate and bills."""

@@ -1,0 +1,1 @@
+"""Sites, cameras, regions (fences and zones) and frame sources."""

@@ -1,0 +1,81 @@
+"""Login with a throttle against password guessing.
+
+Failures are counted in the cache (Redis in production) per username and client address,
+and per address alone; past the limit the form refuses further tries, right or wrong,
+until the window has passed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.views import LoginView
+from django.core.cache import cache
+from django.utils.translation import gettext_lazy as _
+
+
+def client_address(request) -> str:
+    return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+def _key(*parts: str) -> str:
+    digest = hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
+    return f"login-failures:{digest}"
+
+
+class LoginThrottle:
+    def __init__(self, request, username: str):
+        address = client_address(request)
+        self.keys = {
+            _key("user", (username or "").strip().lower(), address): (
+                settings.LOGIN_FAILURES_PER_USER
+            ),
+            _key("address", address): settings.LOGIN_FAILURES_PER_ADDRESS,
+        }
+
+    def locked(self) -> bool:
+        counts = cache.get_many(list(self.keys))
+        return any(counts.get(key, 0) >= limit for key, limit in self.keys.items())
+
+    def record_failure(self) -> None:
+        for key in self.keys:
+            if cache.add(key, 1, timeout=settings.LOGIN_LOCKOUT_SECONDS):
+                continue
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.add(key, 1, timeout=settings.LOGIN_LOCKOUT_SECONDS)
+
+    def reset_user(self) -> None:
+        cache.delete(next(iter(self.keys)))
+
+
+class ThrottledAuthenticationForm(AuthenticationForm):
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "throttled": _("Too many failed sign-in attempts. Wait %(minutes)s minutes and try again."),
+    }
+
+    def clean(self):
+        throttle = LoginThrottle(self.request, self.data.get("username", ""))
+        if throttle.locked():
+            raise forms.ValidationError(
+                self.error_messages["throttled"],
+                code="throttled",
+                params={"minutes": max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)},
+            )
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            throttle.record_failure()
+            raise
+        throttle.reset_user()
+        return cleaned
+
+
+class ThrottledLoginView(LoginView):
+    form_class = ThrottledAuthenticationForm
+    redirect_authenticated_user = True

@@ -1,0 +1,175 @@
+"""Typed readers for settings taken from environment variables.
+
+Each helper returns the default when the variable is unset or empty, and raises
+``ImproperlyConfigured`` naming the variable when a value is present but malformed:
+a typo in production must stop the process, not silently fall back.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _raw(name: str, environ: dict[str, str] | None = None) -> str | None:
+    value = (environ if environ is not None else os.environ).get(name)
+    if value is None or value.strip() == "":
+        return None
+    return value.strip()
+
+
+def env_str(name: str, default: str = "", environ: dict[str, str] | None = None) -> str:
+    value = _raw(name, environ)
+    return default if value is None else value
+
+
+def env_bool(name: str, default: bool, environ: dict[str, str] | None = None) -> bool:
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean (use true/false, 1/0, yes/no)")
+
+
+def env_int(
+    name: str,
+    default: int,
+    environ: dict[str, str] | None = None,
+    minimum: int | None = None,
+) -> int:
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not an integer") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name}={number} is below the minimum {minimum}")
+    return number
+
+
+def env_list(name: str, default: list[str], environ: dict[str, str] | None = None) -> list[str]:
+    value = _raw(name, environ)
+    if value is None:
+        return list(default)
+    items = [item.strip() for item in value.split(",")]
+    if any(not item for item in items):
+        raise ImproperlyConfigured(f"{name}={value!r} has an empty item in its comma list")
+    return items
+
+
+def env_time_zone(name: str, default: str, environ: dict[str, str] | None = None) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    value = env_str(name, default, environ)
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a known time zone") from None
+    return value
+
+
+def env_language(
+    name: str, default: str, choices: list[str], environ: dict[str, str] | None = None
+) -> str:
+    value = env_str(name, default, environ).lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def parse_database_url(url: str, base_dir: Path, name: str = "DATABASE_URL") -> dict:
+    """Turn ``postgres://user:pass@host:port/db?opt=v`` or ``sqlite:///path`` into a
+    Django ``DATABASES`` entry. Relative SQLite paths are taken from ``base_dir``."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "sqlite":
+        raw_path = unquote(parts.path)
+        if parts.netloc or not raw_path or raw_path == "/":
+            raise ImproperlyConfigured(
+                f"{name}={url!r}: write sqlite:///relative/path or sqlite:////absolute/path"
+            )
+        # sqlite:///data/db.sqlite3 -> "data/db.sqlite3"; sqlite:////var/db -> "/var/db"
+        path = Path(raw_path[1:])
+        if not path.is_absolute():
+            path = base_dir / path
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(path),
+            # Several processes share one file in the embedded default: WAL, a busy
+            # timeout and immediate transactions keep writers from failing on locks.
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    if scheme in {"postgres", "postgresql", "pgsql"}:
+        database = unquote(parts.path.lstrip("/"))
+        if not database:
+            raise ImproperlyConfigured(f"{name}={url!r} names no database")
+        try:
+            port = parts.port
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}={url!r} has a malformed port") from None
+        options = dict(parse_qsl(parts.query))
+        conn_max_age = options.pop("conn_max_age", "60")
+        try:
+            conn_max_age_value = int(conn_max_age)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: conn_max_age={conn_max_age!r}") from None
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": database,
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": unquote(parts.hostname or ""),
+            "PORT": str(port or ""),
+            "CONN_MAX_AGE": conn_max_age_value,
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": options,
+        }
+    raise ImproperlyConfigured(
+        f"{name}={url!r}: the scheme must be postgres://, postgresql:// or sqlite://"
+    )
+
+
+@dataclass(frozen=True)
+class RedisUrls:
+    """One Redis, spelled the way each client wants it."""
+
+    redis: str  # redis-py and channels-redis: redis://, rediss:// or unix://
+    celery: str  # kombu: redis://, rediss:// or redis+socket://
+
+
+def parse_redis_url(url: str, name: str = "REDIS_URL") -> RedisUrls:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in {"redis", "rediss"}:
+        if not parts.hostname:
+            raise ImproperlyConfigured(f"{name}={url!r} names no host")
+        try:
+            parts.port  # noqa: B018 - validates the port
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}={url!r} has a malformed port") from None
+        return RedisUrls(redis=url, celery=url)
+    if scheme in {"unix", "redis+socket"}:
+        if not parts.path:
+            raise ImproperlyConfigured(f"{name}={url!r} names no socket path")
+        tail = parts.path + (f"?{parts.query}" if parts.query else "")
+        return RedisUrls(redis=f"unix://{tail}", celery=f"redis+socket://{tail}")
+    raise ImproperlyConfigured(
+        f"{name}={url!r}: the scheme must be redis://, rediss://, unix:// or redis+socket://"
+    )

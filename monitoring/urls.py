@@ -1,0 +1,33 @@
+"""URL routes of the whole project."""
+
+from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required
+from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog, set_language
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from alerts import views as alert_views
+from monitoring import api, health, views
+from monitoring.auth import ThrottledLoginView
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
+    path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("i18n/setlang/", login_not_required(set_language), name="set_language"),
+    path(
+        "jsi18n/",
+        login_not_required(JavaScriptCatalog.as_view(packages=["alerts", "cameras", "billing"])),
+        name="javascript-catalog",
+    ),
+    path("live/", alert_views.live, name="live"),
+    path("alerts/", include("alerts.urls")),
+    path("cameras/", include("cameras.urls")),
+    path("billing/", include("billing.urls")),
+    path("api/me/", api.me, name="api-me"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/", include(api.router.urls)),
+    path("admin/", admin.site.urls),
+]
