@@ -229,6 +229,21 @@ X_FRAME_OPTIONS = "DENY"
 # /healthz is probed over plain HTTP by load balancers inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# The vendor emulator under /sandbox/ (see docs/sandbox.md). Limits are off unless set.
+SANDBOX = {
+    "ENABLED": env_bool("SANDBOX_ENABLED", True),
+    "BAIDU_API_KEY": env_str("SANDBOX_BAIDU_API_KEY", "sandbox-ak"),
+    "BAIDU_SECRET_KEY": env_str("SANDBOX_BAIDU_SECRET_KEY", "sandbox-sk"),
+    "CTYUN_AK": env_str("SANDBOX_CTYUN_AK", "sandbox-ak"),
+    "CTYUN_SK": env_str("SANDBOX_CTYUN_SK", "sandbox-sk"),
+    "CTYUN_APPKEY": env_str("SANDBOX_CTYUN_APPKEY", "sandbox-appkey"),
+    # Requests per second per API and credential; 0 means no limit.
+    "QPS_LIMIT": env_int("SANDBOX_QPS_LIMIT", 0, minimum=0),
+    # Calls allowed per API per day (Baidu 17) and in total (Baidu 19, CTYun 51003); 0 = off.
+    "DAILY_QUOTA": env_int("SANDBOX_DAILY_QUOTA", 0, minimum=0),
+    "TOTAL_QUOTA": env_int("SANDBOX_TOTAL_QUOTA", 0, minimum=0),
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -29,5 +29,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include(api.router.urls)),
+    path("sandbox/", include("monitoring.sandbox.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,1 @@
+"""A faithful emulator of the vendors' HTTP APIs, served under /sandbox/."""
