@@ -56,9 +56,13 @@ def check_worker() -> tuple[str, str]:
     if not settings.REDIS_URL:
         return NOT_CONFIGURED, "no broker: tasks run inside the calling process"
     from monitoring.celery import app
+    from monitoring.env import parse_redis_url
 
     try:
-        replies = app.control.ping(timeout=1.0)
+        # A connection of its own, to the broker the settings name now.
+        with app.connection_for_write(parse_redis_url(settings.REDIS_URL).celery) as conn:
+            conn.ensure_connection(max_retries=1, timeout=1)
+            replies = app.control.ping(timeout=1.0, connection=conn)
     except Exception as exc:
         return DOWN, f"{type(exc).__name__}: {exc}"
     if not replies:

@@ -1,0 +1,59 @@
+"""Shared fixtures: users with roles on sites, and a clean cache for every test."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+
+from cameras import roles
+from cameras.models import Site
+
+PASSWORD = "correct horse battery staple"
+_counter = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def make_site(db):
+    def make(name: str | None = None) -> Site:
+        return Site.objects.create(name=name or f"Site {next(_counter)}")
+
+    return make
+
+
+@pytest.fixture
+def make_user(db):
+    """``make_user(role, *sites)``: a user with one role (or none) and those sites."""
+
+    def make(role: str | None, *sites: Site, username: str | None = None, **extra):
+        user = get_user_model().objects.create_user(
+            username=username or f"{(role or 'nobody').lower()}-{next(_counter)}",
+            password=PASSWORD,
+            **extra,
+        )
+        if role:
+            user.groups.add(roles.ensure_roles()[role])
+        for site in sites:
+            site.members.add(user)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def site_a(make_site):
+    return make_site("Site A")
+
+
+@pytest.fixture
+def site_b(make_site):
+    return make_site("Site B")
