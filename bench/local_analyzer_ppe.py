@@ -1,0 +1,133 @@
+"""Measure the local analyzer's ``persons`` on the labelled ppe-sample photos.
+
+Ground truth: YOLO labels of classes 2 (no_wear) and 3 (wear). In this data set those
+boxes frame the clothed body (mostly the torso), not head to feet, so besides the IoU
+matches a "covers" match is reported: a label counts as found when at least 60 % of its
+area lies inside a detection no more than 5 times its size.
+
+Usage: .venv/bin/python bench/local_analyzer_ppe.py [PATH_TO_PPE_SAMPLE]
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from monitoring.backends.base import Box
+from monitoring.backends.local import LocalAnalyzer
+
+DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ppe-sample"
+PERSON_CLASSES = {2, 3}
+
+
+def read_labels(path: Path, width: int, height: int) -> list[tuple[int, Box]]:
+    """YOLO boxes (``c x y w h``) or polygons (``c x1 y1 x2 y2 ...``) in pixels."""
+    found = []
+    for line in path.read_text().splitlines():
+        values = line.split()
+        if not values:
+            continue
+        label, numbers = int(values[0]), [float(value) for value in values[1:]]
+        if len(numbers) == 4:
+            x, y, w, h = numbers
+            left, top, right, bottom = x - w / 2, y - h / 2, x + w / 2, y + h / 2
+        else:
+            xs, ys = numbers[0::2], numbers[1::2]
+            left, top, right, bottom = min(xs), min(ys), max(xs), max(ys)
+        found.append(
+            (label, Box.from_corners(left * width, top * height, right * width, bottom * height))
+        )
+    return found
+
+
+def intersection(a: Box, b: Box) -> float:
+    width = min(a.right, b.right) - max(a.left, b.left)
+    height = min(a.bottom, b.bottom) - max(a.top, b.top)
+    return max(0.0, width) * max(0.0, height)
+
+
+def iou(truth: Box, found: Box) -> float:
+    inter = intersection(truth, found)
+    union = truth.width * truth.height + found.width * found.height - inter
+    return inter / union if union else 0.0
+
+
+def covers(truth: Box, found: Box) -> float:
+    area = truth.width * truth.height
+    if not area or found.width * found.height > 5 * area:
+        return 0.0
+    return intersection(truth, found) / area
+
+
+def greedy_matches(
+    truths: list[Box], found: list[Box], measure: Callable[[Box, Box], float], threshold: float
+) -> int:
+    pairs = sorted(
+        (
+            (measure(truth, box), i, j)
+            for i, truth in enumerate(truths)
+            for j, box in enumerate(found)
+        ),
+        reverse=True,
+    )
+    used_truths: set[int] = set()
+    used_found: set[int] = set()
+    for value, i, j in pairs:
+        if value < threshold:
+            break
+        if i in used_truths or j in used_found:
+            continue
+        used_truths.add(i)
+        used_found.add(j)
+    return len(used_truths)
+
+
+def main() -> None:
+    data = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_DATA
+    images = sorted((data / "images").glob("*.jpg"))
+    analyzer = LocalAnalyzer()
+    analyzer.analyze("persons", [images[0].read_bytes()])  # load the models outside timing
+    criteria = {
+        "IoU >= 0.5": (iou, 0.5),
+        "IoU >= 0.3": (iou, 0.3),
+        "covers >= 0.6": (covers, 0.6),
+    }
+    matched = dict.fromkeys(criteria, 0)
+    truth_total = found_total = 0
+    cues: dict[str, int] = {}
+    times = []
+    for path in images:
+        data_bytes = path.read_bytes()
+        started = time.perf_counter()
+        result = analyzer.analyze("persons", [data_bytes])
+        times.append(time.perf_counter() - started)
+        labels = read_labels(
+            data / "labels" / f"{path.stem}.txt", result.frame_width, result.frame_height
+        )
+        truths = [box for label, box in labels if label in PERSON_CLASSES]
+        found = [person.box for person in result.persons]
+        truth_total += len(truths)
+        found_total += len(found)
+        for detection in result.raw["detections"]:
+            cues[detection["cue"]] = cues.get(detection["cue"], 0) + 1
+        for name, (measure, threshold) in criteria.items():
+            matched[name] += greedy_matches(truths, found, measure, threshold)
+    print(f"images: {len(images)}, labelled persons: {truth_total}, detections: {found_total}")
+    print(f"detections by cue: {cues}")
+    for name, hits in matched.items():
+        precision = hits / found_total if found_total else 0.0
+        recall = hits / truth_total if truth_total else 0.0
+        print(f"{name:>14}: precision {precision:.2f}  recall {recall:.2f}  ({hits} matched)")
+    print(
+        f"time per image: mean {statistics.mean(times) * 1000:.0f} ms, "
+        f"median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
