@@ -10,6 +10,7 @@ NAVIGATION = [
     ("alerts:list", _("Alerts"), roles.WATCH),
     ("cameras:list", _("Cameras"), roles.CONFIGURE),
     ("billing:index", _("Billing"), roles.VIEW_BILLS),
+    ("vendor_account_list", _("Vendor accounts"), roles.CONFIGURE),
 ]
 
 

@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from alerts import views as alert_views
 from monitoring import api, health, views
+from monitoring.accounts import vendor_account_edit, vendor_account_list, vendor_account_new
 from monitoring.auth import ThrottledLoginView
 
 urlpatterns = [
@@ -25,6 +26,9 @@ urlpatterns = [
     path("alerts/", include("alerts.urls")),
     path("cameras/", include("cameras.urls")),
     path("billing/", include("billing.urls")),
+    path("vendor-accounts/", vendor_account_list, name="vendor_account_list"),
+    path("vendor-accounts/new/", vendor_account_new, name="vendor_account_new"),
+    path("vendor-accounts/<int:pk>/", vendor_account_edit, name="vendor_account_edit"),
     path("api/me/", api.me, name="api-me"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -278,9 +278,10 @@ class ClientSettings:
     """Everything a vendor client needs, as plain values."""
 
     base_url: str
-    api_key: str = ""  # Baidu API key / CTYun ak
-    secret_key: str = ""  # Baidu secret key / CTYun sk
-    app_key: str = ""  # CTYun appkey
+    # Credentials stay out of repr() so that they never reach a log or a traceback.
+    api_key: str = field(default="", repr=False)  # Baidu API key / CTYun ak
+    secret_key: str = field(default="", repr=False)  # Baidu secret key / CTYun sk
+    app_key: str = field(default="", repr=False)  # CTYun appkey
     account: str = ""  # a stable name for breaker and token cache keys
     timeouts: Timeouts = field(default_factory=Timeouts)
     retry: RetryPolicy = field(default_factory=RetryPolicy)

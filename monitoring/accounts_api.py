@@ -1,0 +1,149 @@
+"""REST API for vendor accounts (``/api/vendor-accounts/``), for admins only.
+
+Credentials are write-only: requests may send them, answers only say whether each one
+is set (``api_key_set``...). On update, a credential left out or sent empty keeps the
+stored value. The model's own validation (``VendorAccount.clean``) decides what is valid,
+so the API, the pages and the Django admin accept and refuse the same things.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import permissions, serializers, viewsets
+from rest_framework.settings import api_settings
+
+from cameras import roles
+from monitoring.models import SECRET_FIELDS, VendorAccount
+
+
+class CanConfigure(permissions.BasePermission):
+    """The caller's roles include configuring sites, cameras and vendor accounts."""
+
+    message = _("Your roles do not include configuring vendor accounts.")
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.has_perm(roles.CONFIGURE))
+
+
+def _secret_field(help_text) -> serializers.CharField:
+    return serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        style={"input_type": "password"},
+        help_text=help_text,
+    )
+
+
+_KEEP = _("Write-only. Left out or empty on update, the stored value is kept.")
+
+
+class VendorAccountSerializer(serializers.ModelSerializer):
+    api_key = _secret_field(
+        format_lazy(
+            "{} {}",
+            _("Baidu: the application's API Key. CTYun: the user's AccessKey (ak)."),
+            _KEEP,
+        )
+    )
+    secret_key = _secret_field(
+        format_lazy(
+            "{} {}",
+            _("Baidu: the application's Secret Key. CTYun: the user's SecurityKey (sk)."),
+            _KEEP,
+        )
+    )
+    app_key = _secret_field(format_lazy("{} {}", _("CTYun only: the application's AppKey."), _KEEP))
+    api_key_set = serializers.BooleanField(
+        read_only=True, help_text=_("Whether an API Key / ak is stored.")
+    )
+    secret_key_set = serializers.BooleanField(
+        read_only=True, help_text=_("Whether a Secret Key / sk is stored.")
+    )
+    app_key_set = serializers.BooleanField(
+        read_only=True, help_text=_("Whether an AppKey is stored.")
+    )
+    ports = serializers.DictField(
+        child=serializers.IntegerField(min_value=1, max_value=65535),
+        required=False,
+        help_text=VendorAccount._meta.get_field("ports").help_text,
+    )
+
+    class Meta:
+        model = VendorAccount
+        fields = [
+            "id",
+            "vendor",
+            "name",
+            "base_url",
+            "api_key",
+            "secret_key",
+            "app_key",
+            "api_key_set",
+            "secret_key_set",
+            "app_key_set",
+            "ports",
+            "certification",
+            "free_quota_claimed_at",
+            "enabled",
+            "connect_timeout",
+            "read_timeout",
+            "notes",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def validate(self, attrs):
+        attrs = {
+            name: value
+            for name, value in attrs.items()
+            if not (name in SECRET_FIELDS and value == "")
+        }
+        candidate = copy.copy(self.instance) if self.instance is not None else VendorAccount()
+        for name, value in attrs.items():
+            setattr(candidate, name, value)
+        try:
+            candidate.full_clean(validate_unique=False)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(_as_drf_errors(error)) from None
+        # Keep what validation normalized (the vendor's default base URL, no trailing /).
+        attrs["base_url"] = candidate.base_url
+        attrs["ports"] = candidate.ports
+        return attrs
+
+
+def _as_drf_errors(error: DjangoValidationError) -> dict[str, list[str]]:
+    return {
+        (api_settings.NON_FIELD_ERRORS_KEY if field == NON_FIELD_ERRORS else field): messages
+        for field, messages in error.message_dict.items()
+    }
+
+
+@extend_schema_view(
+    list=extend_schema(summary=_("List vendor accounts (credentials are never returned)")),
+    retrieve=extend_schema(summary=_("One vendor account (credentials are never returned)")),
+    create=extend_schema(summary=_("Add a vendor account")),
+    update=extend_schema(
+        summary=_("Replace a vendor account; credentials left out or empty are kept")
+    ),
+    partial_update=extend_schema(
+        summary=_("Change some fields of a vendor account; credentials left out are kept")
+    ),
+    destroy=extend_schema(summary=_("Delete a vendor account")),
+)
+class VendorAccountViewSet(viewsets.ModelViewSet):
+    """Vendor accounts analysis is bought from: Baidu online or privately deployed,
+    CTYun, or the local analyzer. Admins only (role permission ``cameras.configure_site``).
+    """
+
+    queryset = VendorAccount.objects.order_by("name")
+    serializer_class = VendorAccountSerializer
+    permission_classes = [permissions.IsAuthenticated, CanConfigure]

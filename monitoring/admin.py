@@ -1,0 +1,55 @@
+"""Django admin for vendor accounts, with the pages' secrecy: credentials go in through
+password inputs, are never shown back, and a blank input keeps the stored value.
+
+Staff users whose roles include configuring (``roles.CONFIGURE``) may use it, as they may
+use the vendor account pages."""
+
+from django.contrib import admin
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_post_parameters
+
+from cameras import roles
+from monitoring.accounts import VendorAccountForm
+from monitoring.models import SECRET_FIELDS, VendorAccount
+
+
+@admin.register(VendorAccount)
+class VendorAccountAdmin(admin.ModelAdmin):
+    form = VendorAccountForm
+    list_display = ["name", "vendor", "base_url", "credentials_complete", "enabled", "updated_at"]
+    list_filter = ["vendor", "enabled", "certification"]
+    search_fields = ["name", "base_url", "notes"]
+    readonly_fields = ["created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "vendor", "base_url", "enabled", "notes"]}),
+        (_("Credentials"), {"fields": list(SECRET_FIELDS)}),
+        (_("Private deployment"), {"fields": ["ports"]}),
+        (_("At the vendor"), {"fields": ["certification", "free_quota_claimed_at"]}),
+        (_("Timeouts"), {"fields": ["connect_timeout", "read_timeout"]}),
+        (None, {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    # The role that may configure vendor accounts on the pages may do so here too.
+    def has_module_permission(self, request) -> bool:
+        return request.user.has_perm(roles.CONFIGURE)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm(roles.CONFIGURE)
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.has_perm(roles.CONFIGURE)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm(roles.CONFIGURE)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm(roles.CONFIGURE)
+
+    @admin.display(boolean=True, description=_("credentials complete"))
+    def credentials_complete(self, account: VendorAccount) -> bool:
+        return account.credentials_complete
+
+    @method_decorator(sensitive_post_parameters(*SECRET_FIELDS))
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return super().changeform_view(request, object_id, form_url, extra_context)
