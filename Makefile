@@ -6,6 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+MESSAGE_IGNORES := --ignore=.venv --ignore=data --ignore=tests --ignore=bench --ignore=docs --ignore=staticfiles
 
 .PHONY: run test install install-dev lint format migrate demo messages clean
 
@@ -47,8 +48,8 @@ format: install-dev
 
 ## Re-extract and compile translations (needs GNU gettext)
 messages: install-dev
-	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --ignore=.venv --ignore=data
-	$(PY) manage.py makemessages -d djangojs -l zh_Hans --no-obsolete --ignore=.venv --ignore=data --ignore=staticfiles
+	$(PY) manage.py makemessages -l zh_Hans --no-obsolete $(MESSAGE_IGNORES)
+	$(PY) manage.py makemessages -d djangojs -l zh_Hans --no-obsolete $(MESSAGE_IGNORES)
 	$(PY) manage.py compilemessages --ignore=.venv
 
 clean:

@@ -1028,10 +1028,14 @@ def tracking_case_id(account: str, camera_key: str) -> int:
     return int(_hashed(account, camera_key)[:12], 16) % CASE_ID_MAX + 1
 
 
+REPLAY_HEADER = "X-Sandbox-Replay"
+
+
 @dataclass
 class _CallState:
     attempts: int = 0
     token_renewed: bool = False
+    replay: bool = False
 
 
 class BaiduClient:
@@ -1108,9 +1112,11 @@ class BaiduClient:
             account=self.settings.account,
             api=api,
         )
-        return normalize_answer(
+        result = normalize_answer(
             api, answer, frame_width=prepared.width, frame_height=prepared.height
         )
+        result.replay = state.replay
+        return result
 
     def track(
         self,
@@ -1219,6 +1225,8 @@ class BaiduClient:
             error = TransportError(f"{type(exc).__name__}: {exc}", vendor=VENDOR, api=api)
         else:
             answer, error = _read_answer(response, api)
+            # The sandbox marks answers it replays from the seed instead of analysing the image.
+            state.replay = response.headers.get(REPLAY_HEADER, "").lower() == "true"
         latency_ms = (time.perf_counter() - start) * 1000.0
         if error is None:
             outcome, code = "success", ""

@@ -242,6 +242,9 @@ GATEWAY_ERRORS: dict[int, tuple[type[BackendError], str]] = {
 }
 
 
+REPLAY_HEADER = "X-Sandbox-Replay"
+
+
 @dataclass(frozen=True)
 class CtyunApi:
     """One API: where it lives, how its body is shaped and what it accepts.
@@ -656,6 +659,8 @@ class CtyunClient:
             report("vendor_error", str(code), latency_ms)
             raise
         report("success", "", latency_ms)
+        # The sandbox marks answers it replays from the seed instead of analysing the image.
+        result.replay = response.headers.get(REPLAY_HEADER, "").lower() == "true"
         return result
 
     def _since(self, start: float) -> float:
