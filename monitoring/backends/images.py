@@ -23,7 +23,7 @@ from PIL import Image, ImageOps
 from .base import Box, InvalidImage
 
 # Formats we are willing to decode at all; anything else is refused before a decoder runs.
-DECODABLE_FORMATS = ("JPEG", "MPO", "PNG", "BMP", "GIF", "TIFF", "WEBP")
+DECODABLE_FORMATS = ("JPEG", "PNG", "BMP", "GIF", "TIFF", "WEBP")
 
 # Decompression-bomb guard, checked on the header before any pixel is decoded:
 # 8192 x 8192 is well above any site camera and an 8000 x 6000 photo.
@@ -115,6 +115,7 @@ class PreparedImage:
         return base64.urlsafe_b64encode(self.data).decode("ascii")
 
     def to_original(self, x: float, y: float) -> tuple[float, float]:
+        """A point of the sent frame in the original; padding maps beyond its edges."""
         return (x / self.scale, y / self.scale)
 
     def to_sent(self, x: float, y: float) -> tuple[float, float]:
@@ -126,14 +127,6 @@ class PreparedImage:
             top=box.top / self.scale,
             width=box.width / self.scale,
             height=box.height / self.scale,
-        )
-
-    @property
-    def unchanged(self) -> bool:
-        """The original bytes are sent as they came."""
-        return self.scale == 1.0 and (self.width, self.height) == (
-            self.original_width,
-            self.original_height,
         )
 
 
@@ -232,6 +225,74 @@ def _plain_8bit_rgb(data: bytes, source_format: str) -> bool:
     return source_format == "JPEG"
 
 
+def _complete(data: bytes, source_format: str) -> bool:
+    """The file's own structure says it is whole: JPEG ends with its end-of-image marker,
+    PNG with its IEND chunk, BMP is as long as its header says."""
+    if source_format == "JPEG":
+        return data.rstrip(b"\x00").endswith(b"\xff\xd9")
+    if source_format == "PNG":
+        return data.endswith(b"IEND\xaeB`\x82")
+    if source_format == "BMP":
+        return len(data) >= int.from_bytes(data[2:6], "little") > 0
+    return False
+
+
+def _ready_as_is(data: bytes, limits: ImageLimits) -> PreparedImage | None:
+    """The original bytes, when reading the header alone shows they already meet every
+    limit: a frame that needs no change is not decoded at all (a full decode costs more
+    than the whole vendor request on a fast network). Anything doubtful returns None and
+    goes through the full decode, which also rejects truncated or corrupt files."""
+    if not data:
+        return None
+    # Every base64 character grows to at most three once urlencoded: when even that
+    # bound fits, the exact (and slower) count is not needed.
+    base64_length = 4 * ((len(data) + 2) // 3)
+    if 3 * base64_length > limits.max_encoded_bytes and (
+        encoded_size(data) > limits.max_encoded_bytes
+    ):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=DECODABLE_FORMATS)
+    except Exception:
+        return None
+    source_format = image.format or ""
+    width, height = image.size
+    if (
+        source_format in limits.formats
+        and image.mode == "RGB"
+        and _plain_8bit_rgb(data, source_format)
+        and _complete(data, source_format)
+        and 0 < width * height <= MAX_PIXELS
+        and _orientation(image) == 1
+        and not _problems(width, height, limits)
+    ):
+        return PreparedImage(
+            data=data,
+            format=source_format,
+            width=width,
+            height=height,
+            original_width=width,
+            original_height=height,
+            scale=1.0,
+        )
+    return None
+
+
+def load_rgb(data: bytes) -> Image.Image:
+    """The image as it is meant to be seen: decoded, EXIF orientation applied, RGB.
+
+    Raises ``InvalidImage`` like ``decode_image``.
+    """
+    image = decode_image(data)
+    upright = _upright(image) if _orientation(image) != 1 else image
+    try:
+        return to_rgb(upright)
+    except (OSError, ValueError) as error:
+        raise InvalidImage(f"cannot convert a {upright.mode} image to RGB: {error}") from None
+
+
 def _content_size(width: int, height: int, scale: float) -> tuple[int, int]:
     return (max(1, round(width * scale)), max(1, round(height * scale)))
 
@@ -256,10 +317,9 @@ def _problems(width: int, height: int, limits: ImageLimits) -> list[str]:
         problems.append(f"width {width} > {limits.max_width}")
     if limits.max_height is not None and height > limits.max_height:
         problems.append(f"height {height} > {limits.max_height}")
-    if limits.max_aspect is not None and max(width, height) > min(width, height) * (
-        limits.max_aspect
-    ):
-        problems.append(f"aspect {max(width, height) / min(width, height):.2f} > {limits.max_aspect}")
+    longest, shortest = max(width, height), min(width, height)
+    if limits.max_aspect is not None and longest > shortest * limits.max_aspect:
+        problems.append(f"aspect {longest / shortest:.2f} > {limits.max_aspect}")
     return problems
 
 
@@ -294,17 +354,22 @@ def plan_layout(width: int, height: int, limits: ImageLimits, scale: float = 1.0
         scale = scale / over * 0.999
         layout = _layout_at(width, height, scale, limits)
     # Too small: upscale (never beyond the caps; checked below).
+    fitted = layout
     for _ in range(8):
         shortest = min(layout.width, layout.height)
         if shortest >= limits.min_side:
             break
-        scale = scale * (limits.min_side + 0.5) / shortest
+        scale = scale * limits.min_side / shortest
         layout = _layout_at(width, height, scale, limits)
+        if min(layout.width, layout.height) < limits.min_side:
+            scale *= 1.0001
+            layout = _layout_at(width, height, scale, limits)
     problems = _problems(layout.width, layout.height, limits)
     if problems:
+        upscaled = "" if layout is fitted else f", upscaled to {layout.width}x{layout.height}"
         raise InvalidImage(
-            f"a {width}x{height} image cannot be made to fit {limits.name}'s limits "
-            f"({'; '.join(problems)})"
+            f"a {width}x{height} image cannot be made to fit {limits.name}'s limits: "
+            f"fitted to {fitted.width}x{fitted.height}{upscaled}, {'; '.join(problems)}"
         )
     return layout
 
@@ -319,14 +384,17 @@ def _render(image: Image.Image, layout: Layout) -> Image.Image:
     return canvas
 
 
-def _encode_jpeg(image: Image.Image, limits: ImageLimits) -> bytes | None:
+def _encode_jpeg(image: Image.Image, limits: ImageLimits) -> tuple[bytes | None, int]:
+    """The best quality that fits, or None and the size at the lowest quality."""
+    size = 0
     for quality in JPEG_QUALITIES:
         buffer = io.BytesIO()
         image.save(buffer, format="JPEG", quality=quality, optimize=True)
         data = buffer.getvalue()
-        if encoded_size(data) <= limits.max_encoded_bytes:
-            return data
-    return None
+        size = encoded_size(data)
+        if size <= limits.max_encoded_bytes:
+            return data, size
+    return None, size
 
 
 def prepare_image(data: bytes, limits: ImageLimits) -> PreparedImage:
@@ -336,6 +404,9 @@ def prepare_image(data: bytes, limits: ImageLimits) -> PreparedImage:
     """
     if "JPEG" not in limits.formats:
         raise ValueError(f"{limits.name}: re-encoding needs JPEG among the formats")
+    ready = _ready_as_is(data, limits)
+    if ready is not None:
+        return ready
     image = decode_image(data)
     source_format = image.format or ""
     orientation = _orientation(image)
@@ -366,7 +437,7 @@ def prepare_image(data: bytes, limits: ImageLimits) -> PreparedImage:
         raise InvalidImage(f"cannot convert a {upright.mode} image to RGB: {error}") from None
     layout = plan_layout(original_w, original_h, limits)
     for _ in range(12):
-        encoded = _encode_jpeg(_render(rgb, layout), limits)
+        encoded, size = _encode_jpeg(_render(rgb, layout), limits)
         if encoded is not None:
             return PreparedImage(
                 data=encoded,
@@ -377,7 +448,9 @@ def prepare_image(data: bytes, limits: ImageLimits) -> PreparedImage:
                 original_height=original_h,
                 scale=layout.scale,
             )
-        smaller = plan_layout(original_w, original_h, limits, scale=layout.scale * 0.75)
+        # Encoded size goes roughly with the pixel count.
+        shrink = min(0.9, math.sqrt(limits.max_encoded_bytes / size) * 0.95)
+        smaller = plan_layout(original_w, original_h, limits, scale=layout.scale * shrink)
         if smaller.scale >= layout.scale:  # held up by the minimum side: cannot shrink
             break
         layout = smaller
