@@ -3,6 +3,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${VENV:-.venv}"
+# What the suite needs from Debian besides the services: GNU gettext for the translation
+# check, and whatever the camera-source and browser tests need.
+if ! command -v xgettext >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq gettext >/dev/null
+fi
+for deps in .ci/test-deps.sh .ci/browser-deps.sh; do
+  [ -f "$deps" ] && bash "$deps"
+done
 eval "$(bash .ci/services.sh start)"
 trap 'bash .ci/services.sh stop' EXIT
 export DATA_DIR="${DATA_DIR:-$(mktemp -d /tmp/ssd-test-data.XXXXXX)}"
