@@ -1,9 +1,154 @@
-"""REST API for sites, scoped to the caller's sites."""
+"""REST API for sites, cameras, camera analyses, regions and the latest frame of a camera.
 
-from rest_framework import serializers, viewsets
+Scoping and roles:
+
+* every query is limited to the caller's sites (``roles.sites_for``): another site's
+  objects answer 404, as if they did not exist;
+* reading cameras, analyses, regions and frames needs a role that watches or configures
+  (``roles.WATCH`` or ``roles.CONFIGURE``); writing needs ``roles.CONFIGURE`` (403);
+* sites are read by all their members; their admins (``roles.CONFIGURE``) change and delete
+  them; only superusers create sites, because site membership decides who sees what and is
+  managed with the users, in the Django admin.
+
+The camera password is write-only: answers carry ``password_set`` instead. On update a
+password left out or empty keeps the stored one; ``clear_password: true`` removes it.
+
+A region's polygon is ``points``, ``[[x, y], ...]`` in pixels of a ``frame_width`` x
+``frame_height`` frame (``0 <= x <= frame_width - 1``; see ``cameras.polygons``). The frame
+size defaults to the camera's resolution and is required while the camera has none. A
+refused region answers 400 with one reason per field, e.g. ``{"points": ["..."]}``.
+
+Lists take ``?site=`` and, for analyses and regions, ``?camera=``. Every change is written
+to the change history (``cameras.history``).
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+from django.http import FileResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
+from rest_framework import permissions, renderers, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.settings import api_settings
 
 from cameras import roles
-from cameras.models import Site
+from cameras.costs import project_analysis
+from cameras.forms import analysis_errors, sample_interval_error, source_url_error
+from cameras.history import record_change, snapshot
+from cameras.models import Camera, CameraAnalysis, Frame, Region, RegionKind, Site
+from cameras.polygons import NON_FIELD, region_errors
+from monitoring.models import VendorAccount
+
+# --------------------------------------------------------------------------- access
+
+
+class WatchOrConfigure(permissions.BasePermission):
+    """Reading needs a role that watches or configures; writing needs configuring."""
+
+    message = gettext_lazy("Your roles do not include configuring cameras.")
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        if request.method in permissions.SAFE_METHODS:
+            return user.has_perm(roles.WATCH) or user.has_perm(roles.CONFIGURE)
+        return user.has_perm(roles.CONFIGURE)
+
+
+class SiteAccess(permissions.BasePermission):
+    """Members read their sites; admins change and delete them; superusers create them."""
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        if view.action == "create":
+            self.message = _("Only a superuser creates sites.")
+            return user.is_superuser
+        self.message = _("Your roles do not include configuring sites.")
+        return user.has_perm(roles.CONFIGURE)
+
+
+def _request_user(serializer_or_field):
+    request = serializer_or_field.context.get("request")
+    return getattr(request, "user", None)
+
+
+class SitePrimaryKeyField(serializers.PrimaryKeyRelatedField):
+    """A site of the caller's, by id."""
+
+    def get_queryset(self):
+        return roles.sites_for(_request_user(self))
+
+
+def _id_filter(request, name: str) -> int | None:
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise serializers.ValidationError(
+            {name: [_("Give the id of a %(name)s, a whole number.") % {"name": name}]}
+        ) from None
+
+
+def _site_filter_parameter() -> OpenApiParameter:
+    return OpenApiParameter(
+        "site", OpenApiTypes.INT, description=gettext_lazy("Only objects of this site (id).")
+    )
+
+
+def _camera_filter_parameter() -> OpenApiParameter:
+    return OpenApiParameter(
+        "camera", OpenApiTypes.INT, description=gettext_lazy("Only objects of this camera (id).")
+    )
+
+
+def _one_reason_each(errors: dict[str, str]) -> dict[str, list[str]]:
+    return {
+        (api_settings.NON_FIELD_ERRORS_KEY if name == NON_FIELD else name): [message]
+        for name, message in errors.items()
+    }
+
+
+class HistoryMixin:
+    """Writes every create, update and delete to the change history, in one transaction
+    with the change itself."""
+
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            instance = serializer.save()
+            record_change(self.request.user, instance, "create", None, snapshot(instance))
+
+    def perform_update(self, serializer):
+        with transaction.atomic():
+            before = snapshot(serializer.instance)
+            instance = serializer.save()
+            record_change(self.request.user, instance, "update", before, snapshot(instance))
+
+    def perform_destroy(self, instance):
+        with transaction.atomic():
+            record_change(self.request.user, instance, "delete", snapshot(instance), None)
+            instance.delete()
+
+
+# --------------------------------------------------------------------------- sites
 
 
 class SiteSerializer(serializers.ModelSerializer):
@@ -12,8 +157,488 @@ class SiteSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "address", "created_at"]
 
 
-class SiteViewSet(viewsets.ReadOnlyModelViewSet):
+@extend_schema_view(
+    list=extend_schema(summary=gettext_lazy("List the sites you are a member of")),
+    retrieve=extend_schema(summary=gettext_lazy("One of your sites")),
+    create=extend_schema(summary=gettext_lazy("Create a site (superusers only)")),
+    update=extend_schema(summary=gettext_lazy("Replace a site's name and address")),
+    partial_update=extend_schema(summary=gettext_lazy("Change a site's name or address")),
+    destroy=extend_schema(
+        summary=gettext_lazy("Delete a site with its cameras, regions, frames and history")
+    ),
+)
+class SiteViewSet(HistoryMixin, viewsets.ModelViewSet):
+    """Sites, the unit of access: each user sees the sites they are a member of."""
+
+    queryset = Site.objects.none()
     serializer_class = SiteSerializer
+    permission_classes = [SiteAccess]
 
     def get_queryset(self):
         return roles.sites_for(self.request.user).order_by("name")
+
+    def perform_destroy(self, instance):
+        # The site's history goes with it: nothing to record.
+        instance.delete()
+
+
+# --------------------------------------------------------------------------- cameras
+
+
+class CameraSerializer(serializers.ModelSerializer):
+    site = SitePrimaryKeyField(help_text=gettext_lazy("The site's id, one of yours."))
+    password = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=500,
+        style={"input_type": "password"},
+        help_text=gettext_lazy(
+            "Write-only. Left out or empty on update, the stored password is kept."
+        ),
+    )
+    clear_password = serializers.BooleanField(
+        write_only=True,
+        required=False,
+        default=False,
+        help_text=gettext_lazy("Write-only. True removes the stored password."),
+    )
+    password_set = serializers.SerializerMethodField(
+        help_text=gettext_lazy("Whether a password is stored (it is never returned).")
+    )
+    latest_frame = serializers.SerializerMethodField(
+        help_text=gettext_lazy("URL of the latest frame's JPEG, or null when there is none.")
+    )
+
+    class Meta:
+        model = Camera
+        fields = [
+            "id",
+            "site",
+            "name",
+            "source_kind",
+            "source_url",
+            "username",
+            "password",
+            "clear_password",
+            "password_set",
+            "sample_interval",
+            "enabled",
+            "frame_retention_hours",
+            "width",
+            "height",
+            "health",
+            "health_reason",
+            "health_changed_at",
+            "last_frame_at",
+            "latest_frame",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "width",
+            "height",
+            "health",
+            "health_reason",
+            "health_changed_at",
+            "last_frame_at",
+            "created_at",
+            "updated_at",
+        ]
+        validators = []
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_password_set(self, camera: Camera) -> bool:
+        return bool(camera.password)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_latest_frame(self, camera: Camera) -> str | None:
+        if hasattr(camera, "latest_frame_at"):
+            has_frame = camera.latest_frame_at is not None
+        else:
+            has_frame = camera.frames.exists()
+        if not has_frame:
+            return None
+        url = reverse("camera-frame", args=[camera.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request is not None else url
+
+    def validate(self, attrs):
+        errors: dict[str, str] = {}
+        instance = self.instance
+        kind = attrs.get("source_kind", getattr(instance, "source_kind", ""))
+        if "source_url" in attrs or "source_kind" in attrs:
+            attrs["source_url"] = attrs.get("source_url", getattr(instance, "source_url", ""))
+            attrs["source_url"] = attrs["source_url"].strip()
+            problem = source_url_error(kind, attrs["source_url"])
+            if problem:
+                errors["source_url"] = problem
+        site = attrs.get("site", getattr(instance, "site", None))
+        name = attrs.get("name", getattr(instance, "name", None))
+        if site is not None and name is not None:
+            taken = Camera.objects.filter(site=site, name=name)
+            if instance is not None:
+                taken = taken.exclude(pk=instance.pk)
+            if taken.exists():
+                errors["name"] = _("The site already has a camera named “%(name)s”.") % {
+                    "name": name
+                }
+        if "sample_interval" in attrs:
+            problem = sample_interval_error(instance, attrs["sample_interval"])
+            if problem:
+                errors["sample_interval"] = problem
+        if errors:
+            raise serializers.ValidationError(_one_reason_each(errors))
+        return attrs
+
+    @staticmethod
+    def _apply_password(camera: Camera, password: str | None, clear: bool) -> None:
+        if clear:
+            camera.password = ""
+        elif password:
+            camera.password = password
+
+    def create(self, validated_data):
+        password = validated_data.pop("password", None)
+        clear = validated_data.pop("clear_password", False)
+        camera = Camera(**validated_data)
+        self._apply_password(camera, password, clear)
+        camera.save()
+        return camera
+
+    def update(self, instance, validated_data):
+        password = validated_data.pop("password", None)
+        clear = validated_data.pop("clear_password", False)
+        self._apply_password(instance, password, clear)
+        return super().update(instance, validated_data)
+
+
+class JPEGRenderer(renderers.BaseRenderer):
+    """Lets a client ask for ``image/jpeg``; errors then come with an empty body."""
+
+    media_type = "image/jpeg"
+    format = "jpg"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data if isinstance(data, bytes) else b""
+
+
+def scoped_cameras(user):
+    latest = Frame.objects.filter(camera=OuterRef("pk")).order_by("-captured_at")
+    return (
+        Camera.objects.filter(site__in=roles.sites_for(user))
+        .select_related("site")
+        .annotate(latest_frame_at=Subquery(latest.values("captured_at")[:1]))
+        .order_by("site__name", "name")
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary=gettext_lazy("List the cameras of your sites"),
+        parameters=[_site_filter_parameter()],
+    ),
+    retrieve=extend_schema(summary=gettext_lazy("One camera (the password is never returned)")),
+    create=extend_schema(summary=gettext_lazy("Add a camera to one of your sites")),
+    update=extend_schema(
+        summary=gettext_lazy("Replace a camera; a password left out or empty is kept")
+    ),
+    partial_update=extend_schema(summary=gettext_lazy("Change some fields of a camera")),
+    destroy=extend_schema(
+        summary=gettext_lazy("Delete a camera with its analyses, regions and frames")
+    ),
+)
+class CameraViewSet(HistoryMixin, viewsets.ModelViewSet):
+    """Cameras of the caller's sites: where frames come from, how often, how they are doing."""
+
+    queryset = Camera.objects.none()
+    serializer_class = CameraSerializer
+    permission_classes = [WatchOrConfigure]
+
+    def get_queryset(self):
+        cameras = scoped_cameras(self.request.user)
+        site = _id_filter(self.request, "site")
+        if site is not None:
+            cameras = cameras.filter(site_id=site)
+        return cameras
+
+    @extend_schema(
+        summary=gettext_lazy("The latest frame of a camera, as JPEG"),
+        responses={
+            (200, "image/jpeg"): OpenApiTypes.BINARY,
+            404: OpenApiResponse(
+                description=gettext_lazy("No such camera among yours, or no frame yet.")
+            ),
+        },
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        renderer_classes=[renderers.JSONRenderer, JPEGRenderer],
+        url_path="frame",
+        url_name="frame",
+    )
+    def frame(self, request, pk=None):
+        camera = self.get_object()
+        frame = camera.frames.order_by("-captured_at").first()
+        if frame is None:
+            raise NotFound(_("No frame has been captured from this camera yet."))
+        try:
+            handle = frame.image.open("rb")
+        except OSError:
+            raise NotFound(_("The latest frame's file is missing from storage.")) from None
+        response = FileResponse(handle, content_type="image/jpeg")
+        response["Cache-Control"] = "private, no-cache"
+        return response
+
+
+# --------------------------------------------------------------------------- analyses
+
+
+class AnalysisProjectionSerializer(serializers.Serializer):
+    calls_per_month = serializers.IntegerField(
+        help_text=gettext_lazy("Calls in a 30-day month: 30 × 86,400 / interval.")
+    )
+    cost_per_month = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        allow_null=True,
+        help_text=gettext_lazy("CNY per month on the account's price plan; null if unpriced."),
+    )
+    currency = serializers.CharField()
+    basis = serializers.CharField(help_text=gettext_lazy("How the cost was worked out."))
+
+
+class CameraPrimaryKeyField(serializers.PrimaryKeyRelatedField):
+    """A camera of the caller's sites, by id."""
+
+    def get_queryset(self):
+        return Camera.objects.filter(site__in=roles.sites_for(_request_user(self)))
+
+
+class CameraAnalysisSerializer(serializers.ModelSerializer):
+    camera = CameraPrimaryKeyField(help_text=gettext_lazy("The camera's id; fixed once created."))
+    account = serializers.PrimaryKeyRelatedField(
+        queryset=VendorAccount.objects.all(), help_text=gettext_lazy("The vendor account's id.")
+    )
+    projection = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CameraAnalysis
+        fields = ["id", "camera", "api", "account", "interval", "enabled", "params", "projection"]
+        validators = []
+
+    @extend_schema_field(AnalysisProjectionSerializer)
+    def get_projection(self, analysis: CameraAnalysis) -> dict:
+        projection = project_analysis(analysis)
+        return AnalysisProjectionSerializer(projection.as_dict()).data
+
+    def validate_params(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError(
+                _('Give the parameters as a JSON object, like {"type": "headwear"}.')
+            )
+        return value
+
+    def validate(self, attrs):
+        instance = self.instance
+        camera = attrs.get("camera", getattr(instance, "camera", None))
+        if instance is not None and camera.pk != instance.camera_id:
+            raise serializers.ValidationError(
+                {"camera": [_("An analysis stays on its camera: add a new one to the other.")]}
+            )
+        errors = analysis_errors(
+            camera,
+            api=attrs.get("api", getattr(instance, "api", "")),
+            account=attrs.get("account", getattr(instance, "account", None)),
+            interval=attrs.get("interval", getattr(instance, "interval", None)),
+            analysis_id=getattr(instance, "pk", None),
+        )
+        if errors:
+            raise serializers.ValidationError(_one_reason_each(errors))
+        return attrs
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary=gettext_lazy("List the analyses of your cameras, with projected cost"),
+        parameters=[_site_filter_parameter(), _camera_filter_parameter()],
+    ),
+    retrieve=extend_schema(summary=gettext_lazy("One analysis of a camera")),
+    create=extend_schema(summary=gettext_lazy("Run an analysis on a camera")),
+    update=extend_schema(summary=gettext_lazy("Replace an analysis of a camera")),
+    partial_update=extend_schema(summary=gettext_lazy("Change an analysis of a camera")),
+    destroy=extend_schema(summary=gettext_lazy("Stop and remove an analysis of a camera")),
+)
+class CameraAnalysisViewSet(HistoryMixin, viewsets.ModelViewSet):
+    """Which API of which vendor account each camera runs, and how often."""
+
+    queryset = CameraAnalysis.objects.none()
+    serializer_class = CameraAnalysisSerializer
+    permission_classes = [WatchOrConfigure]
+
+    def get_queryset(self):
+        analyses = CameraAnalysis.objects.filter(
+            camera__site__in=roles.sites_for(self.request.user)
+        ).select_related("account", "camera")
+        site = _id_filter(self.request, "site")
+        if site is not None:
+            analyses = analyses.filter(camera__site_id=site)
+        camera = _id_filter(self.request, "camera")
+        if camera is not None:
+            analyses = analyses.filter(camera_id=camera)
+        return analyses.order_by("camera_id", "api", "pk")
+
+
+# --------------------------------------------------------------------------- regions
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "minItems": 3,
+        "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"}},
+        "example": [[100, 80], [600, 80], [600, 400], [100, 400]],
+    }
+)
+class PointsField(serializers.JSONField):
+    """A polygon as ``[[x, y], ...]`` in pixels; checked by ``cameras.polygons``."""
+
+
+# Described inside allOf, so the schema keeps it apart from the other apps' fields named
+# "kind" (alert and rule kinds), whose shared enum component name would otherwise collide.
+@extend_schema_field({"allOf": [{"type": "string", "enum": list(RegionKind.values)}]})
+class RegionKindField(serializers.ChoiceField):
+    """What a region is for: its kind."""
+
+
+class RegionSerializer(serializers.ModelSerializer):
+    camera = CameraPrimaryKeyField(help_text=gettext_lazy("The camera's id; fixed once created."))
+    kind = RegionKindField(
+        choices=RegionKind.choices,
+        help_text=gettext_lazy(
+            "fence (no entry), helmet, workwear, crowd (counted by area), flow (in/out "
+            "tracking) or zone."
+        ),
+    )
+    points = PointsField(
+        help_text=gettext_lazy(
+            "The polygon, [[x, y], ...] in pixels of the frame: 0 <= x <= frame_width - 1, "
+            "0 <= y <= frame_height - 1; at least 3 points, not crossing itself."
+        )
+    )
+    frame_width = serializers.IntegerField(
+        required=False,
+        help_text=gettext_lazy(
+            "Width of the frame the points are in. Defaults to the camera's resolution; "
+            "required while the camera has none."
+        ),
+    )
+    frame_height = serializers.IntegerField(
+        required=False,
+        help_text=gettext_lazy(
+            "Height of the frame the points are in. Defaults to the camera's resolution; "
+            "required while the camera has none."
+        ),
+    )
+
+    class Meta:
+        model = Region
+        fields = [
+            "id",
+            "camera",
+            "name",
+            "kind",
+            "points",
+            "frame_width",
+            "frame_height",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+        validators = []
+
+    def _frame_size(self, attrs, camera, instance) -> tuple[int, int]:
+        given = [name for name in ("frame_width", "frame_height") if name in attrs]
+        if len(given) == 1:
+            missing = "frame_height" if given == ["frame_width"] else "frame_width"
+            raise serializers.ValidationError(
+                {missing: [_("Give frame_width and frame_height together.")]}
+            )
+        if given:
+            return attrs["frame_width"], attrs["frame_height"]
+        if instance is not None:
+            return instance.frame_width, instance.frame_height
+        if not camera.width or not camera.height:
+            reason = _(
+                "No frame has come from this camera yet, so its resolution is unknown: "
+                "give frame_width and frame_height."
+            )
+            raise serializers.ValidationError({"frame_width": [reason], "frame_height": [reason]})
+        return camera.width, camera.height
+
+    def validate(self, attrs):
+        instance = self.instance
+        camera = attrs.get("camera", getattr(instance, "camera", None))
+        if instance is not None and camera.pk != instance.camera_id:
+            raise serializers.ValidationError(
+                {"camera": [_("A region stays on its camera: draw a new one on the other.")]}
+            )
+        width, height = self._frame_size(attrs, camera, instance)
+        name = attrs.get("name", getattr(instance, "name", None))
+        errors: dict[str, str] = {}
+        taken = Region.objects.filter(camera=camera, name=name)
+        if instance is not None:
+            taken = taken.exclude(pk=instance.pk)
+        if taken.exists():
+            errors["name"] = _("This camera already has a region named “%(name)s”.") % {
+                "name": name
+            }
+        errors.update(
+            region_errors(
+                camera,
+                kind=attrs.get("kind", getattr(instance, "kind", "")),
+                points=attrs.get("points", getattr(instance, "points", None)),
+                width=width,
+                height=height,
+                region_id=getattr(instance, "pk", None),
+            )
+        )
+        if errors:
+            raise serializers.ValidationError(_one_reason_each(errors))
+        attrs["frame_width"], attrs["frame_height"] = width, height
+        if "points" in attrs:
+            attrs["points"] = [[x, y] for x, y in attrs["points"]]
+        return attrs
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary=gettext_lazy("List the regions drawn on your cameras"),
+        parameters=[_site_filter_parameter(), _camera_filter_parameter()],
+    ),
+    retrieve=extend_schema(summary=gettext_lazy("One region")),
+    create=extend_schema(summary=gettext_lazy("Draw a region on a camera")),
+    update=extend_schema(summary=gettext_lazy("Replace a region")),
+    partial_update=extend_schema(summary=gettext_lazy("Change a region")),
+    destroy=extend_schema(summary=gettext_lazy("Delete a region")),
+)
+class RegionViewSet(HistoryMixin, viewsets.ModelViewSet):
+    """Fences and zones drawn on the cameras of the caller's sites."""
+
+    queryset = Region.objects.none()
+    serializer_class = RegionSerializer
+    permission_classes = [WatchOrConfigure]
+
+    def get_queryset(self):
+        regions = Region.objects.filter(camera__site__in=roles.sites_for(self.request.user))
+        site = _id_filter(self.request, "site")
+        if site is not None:
+            regions = regions.filter(camera__site_id=site)
+        camera = _id_filter(self.request, "camera")
+        if camera is not None:
+            regions = regions.filter(camera_id=camera)
+        return regions.order_by("camera_id", "name", "pk")

@@ -5,13 +5,26 @@ from rest_framework import routers, serializers
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
+from alerts.api import AlertViewSet, RuleViewSet
+from billing import api as billing_api
 from cameras import roles
-from cameras.api import SiteViewSet
+from cameras.api import CameraAnalysisViewSet, CameraViewSet, RegionViewSet, SiteViewSet
 from monitoring.accounts_api import VendorAccountViewSet
 
 router = routers.DefaultRouter()
 router.register("sites", SiteViewSet, basename="site")
+router.register("cameras", CameraViewSet, basename="camera")
+router.register("camera-analyses", CameraAnalysisViewSet, basename="camera-analysis")
+router.register("regions", RegionViewSet, basename="region")
 router.register("vendor-accounts", VendorAccountViewSet, basename="vendor-account")
+router.register("billing-accounts", billing_api.BillingAccountViewSet, basename="billing-account")
+router.register("top-ups", billing_api.TopUpViewSet, basename="top-up")
+router.register("packages", billing_api.PackageViewSet, basename="package")
+router.register("qps-orders", billing_api.QpsOrderViewSet, basename="qps-order")
+router.register("usage-imports", billing_api.UsageImportViewSet, basename="usage-import")
+router.register("bills", billing_api.BillViewSet, basename="bill")
+router.register("rules", RuleViewSet, basename="rule")
+router.register("alerts", AlertViewSet, basename="alert")
 
 
 class MeSerializer(serializers.Serializer):

@@ -1,0 +1,226 @@
+"""What a camera's analyses will cost: projected calls and CNY per month, and which APIs
+each kind of vendor account offers.
+
+The projection is a planning aid for one analysis on its own, not a bill:
+
+* a month is 30 days: calls per month = 30 × 86,400 / interval, rounded down;
+* Baidu online: pay-as-you-go graduated tiers (``billing.pricing.graduated_amount``) on
+  this analysis's calls alone; the free trial quota, packages, QPS orders and the calls of
+  other cameras on the same account are ignored (they can only lower the price per call
+  here, or raise the tier reached by the account);
+* CTYun helmet, workwear and fence: sold as packages valid ``package_months`` (12) months.
+  The smallest package holding that many months of these calls is bought (as many of the
+  largest as needed when none is big enough), and its price is spread evenly over the
+  months; the yearly free quota is ignored. Prices come from the plan: 0 in the public
+  beta. The other CTYun abilities are free for a limited time: 0;
+* a private Baidu deployment is licensed, not paid per call, and the local analyzer runs on
+  this server: 0.
+
+The price plan is ``billing.plans.plan_at(vendor, moment)`` when that module exists, else
+``billing.pricing.DEFAULT_PLANS``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing import pricing
+from cameras.models import AnalysisKind
+
+SECONDS_PER_DAY = 86_400
+DAYS_PER_MONTH = 30
+SECONDS_PER_MONTH = DAYS_PER_MONTH * SECONDS_PER_DAY
+MIN_INTERVAL = Decimal("0.2")
+MAX_INTERVAL = Decimal(SECONDS_PER_DAY)
+CURRENCY = "CNY"
+ZERO = Decimal("0.00")
+
+
+def vendor_apis(vendor: str) -> list[str]:
+    """The API names an account of ``vendor`` (``VendorAccount.vendor``) can run."""
+    if vendor == "baidu":
+        from monitoring.backends.baidu import BAIDU_APIS
+
+        return sorted(BAIDU_APIS)
+    if vendor == "baidu_private":
+        from monitoring.backends.baidu_private import PRIVATE_SERVICES
+
+        return sorted(PRIVATE_SERVICES)
+    if vendor == "ctyun":
+        from monitoring.backends.ctyun import CTYUN_APIS
+
+        return sorted(CTYUN_APIS)
+    if vendor == "local":
+        from monitoring.backends.local import LocalAnalyzer
+
+        return sorted(LocalAnalyzer.capabilities)
+    return []
+
+
+def api_label(api: str) -> str:
+    """A person's name for an API: the analysis kind's label where there is one."""
+    try:
+        return f"{AnalysisKind(api).label} ({api})"
+    except ValueError:
+        return api
+
+
+def parse_interval(value) -> Decimal:
+    """Seconds between two analysed frames, as an exact ``Decimal``; ``ValueError`` with a
+    reason for a person when it is not a number from 0.2 to 86,400."""
+    try:
+        interval = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ValueError(_("Give the interval in seconds, like 10 or 0.5.")) from None
+    if not interval.is_finite() or not MIN_INTERVAL <= interval <= MAX_INTERVAL:
+        raise ValueError(
+            _("The interval must be between %(low)s and %(high)s seconds.")
+            % {"low": MIN_INTERVAL, "high": f"{SECONDS_PER_DAY:,}"}
+        )
+    return interval
+
+
+def calls_per_month(interval) -> int:
+    """Calls in a 30-day month at one call every ``interval`` seconds, rounded down."""
+    exact = Decimal(SECONDS_PER_MONTH) / parse_interval(interval)
+    return int(exact.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def current_plan(vendor: str, at=None):
+    """The price plan of ``vendor`` ("baidu" or "ctyun") in force at ``at`` (now)."""
+    try:
+        from billing.plans import plan_at
+    except ImportError:
+        plan_at = None
+    if plan_at is not None:
+        try:
+            plan = plan_at(vendor, at or timezone.now())
+        except (LookupError, ObjectDoesNotExist):
+            plan = None
+        if plan is not None:
+            return plan
+    return pricing.DEFAULT_PLANS.get(vendor)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Projected monthly calls and cost of one analysis; ``cost_per_month`` is None when
+    the plan has no price for the API, and ``basis`` says how it was worked out."""
+
+    vendor: str
+    api: str
+    interval: Decimal
+    calls_per_month: int
+    cost_per_month: Decimal | None
+    basis: str
+    currency: str = CURRENCY
+
+    def as_dict(self) -> dict:
+        return {
+            "vendor": self.vendor,
+            "api": self.api,
+            "interval": str(self.interval),
+            "calls_per_month": self.calls_per_month,
+            "cost_per_month": None if self.cost_per_month is None else str(self.cost_per_month),
+            "currency": self.currency,
+            "basis": self.basis,
+        }
+
+
+def ctyun_package_cost(calls: int, specs, package_months: int) -> tuple[Decimal, int, int]:
+    """(price, package size, how many) of the packages bought to hold ``calls``: the
+    smallest single package that holds them, else as many of the largest as needed."""
+    ordered = sorted(specs, key=lambda spec: spec.calls)
+    if not ordered:
+        raise pricing.PricingError("The plan sells no package for this API.")
+    for spec in ordered:
+        if spec.calls >= calls:
+            return spec.price, spec.calls, 1
+    largest = ordered[-1]
+    count = math.ceil(calls / largest.calls)
+    return largest.price * count, largest.calls, count
+
+
+def project(vendor: str, api: str, interval, *, plan=None, at=None) -> Projection:
+    """Projected calls and CNY per month of running ``api`` on a ``vendor`` account once
+    every ``interval`` seconds. ``plan`` overrides the plan in force."""
+    seconds = parse_interval(interval)
+    calls = calls_per_month(seconds)
+
+    def result(cost: Decimal | None, basis: str) -> Projection:
+        return Projection(vendor, api, seconds, calls, cost, basis)
+
+    if vendor == "local":
+        return result(ZERO, _("The local analyzer runs on this server: no charge per call."))
+    if vendor == "baidu_private":
+        return result(ZERO, _("A private deployment is licensed, not paid per call."))
+    plan = plan if plan is not None else current_plan(vendor, at)
+    if vendor == "baidu" and isinstance(plan, pricing.BaiduPlan):
+        try:
+            tiers = plan.api(api).payg_tiers
+        except pricing.PricingError:
+            return result(None, _("The Baidu price plan has no price for %(api)s.") % {"api": api})
+        amount = pricing.graduated_amount(calls, tiers).amount
+        return result(
+            amount,
+            _(
+                "Baidu pay-as-you-go tiers for this camera's calls alone, in a 30-day month; "
+                "the free trial quota and other cameras on the account are not counted."
+            ),
+        )
+    if vendor == "ctyun" and isinstance(plan, pricing.CtyunPlan):
+        if api in plan.limited_time_free_apis:
+            return result(ZERO, _("CTYun offers %(api)s free for a limited time.") % {"api": api})
+        try:
+            api_plan = plan.api(api)
+        except pricing.PricingError:
+            return result(None, _("The CTYun price plan does not cover %(api)s.") % {"api": api})
+        months = plan.package_months
+        price, size, count = ctyun_package_cost(calls * months, api_plan.package_specs, months)
+        monthly = pricing.round_line(price / months)
+        return result(
+            monthly,
+            _(
+                "%(count)d CTYun package(s) of %(size)s calls hold %(months)d months of these "
+                "calls; the price (%(price)s CNY) is spread over %(months)d months. The yearly "
+                "free quota is not counted."
+            )
+            % {"count": count, "size": f"{size:,}", "months": months, "price": price},
+        )
+    return result(None, _("No price plan is known for this vendor."))
+
+
+def project_analysis(analysis) -> Projection:
+    """The projection of a saved ``CameraAnalysis``."""
+    return project(analysis.account.vendor, analysis.api, analysis.interval)
+
+
+@dataclass(frozen=True)
+class CameraCost:
+    """The enabled analyses of a camera together: calls and cost per month. ``complete``
+    is False when some analysis has no known price (its cost is left out of the total)."""
+
+    calls_per_month: int
+    cost_per_month: Decimal
+    complete: bool
+
+
+def camera_cost(camera) -> CameraCost:
+    """What ``camera`` costs as it runs now: nothing while it is disabled."""
+    calls, cost, complete = 0, ZERO, True
+    if not camera.enabled:
+        return CameraCost(calls, cost, complete)
+    for analysis in camera.analyses.filter(enabled=True).select_related("account"):
+        projection = project_analysis(analysis)
+        calls += projection.calls_per_month
+        if projection.cost_per_month is None:
+            complete = False
+        else:
+            cost += projection.cost_per_month
+    return CameraCost(calls, cost, complete)

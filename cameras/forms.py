@@ -1,0 +1,252 @@
+"""The camera and camera-analysis forms of the admin pages, and the checks they share with
+the REST API (``source_url_error``, ``sample_interval_error``, ``analysis_errors``).
+
+The camera password is write-only: the form never sends a stored password back to the
+browser, a blank password keeps the stored one, and "remove the stored password" clears it.
+"""
+
+from __future__ import annotations
+
+import math
+from urllib.parse import urlsplit
+
+from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from cameras import roles
+from cameras.costs import api_label, vendor_apis
+from cameras.models import Camera, CameraAnalysis, SourceKind
+from cameras.polygons import analysis_region_error
+
+# Baidu tracking: "最大时差不超过500ms, 即: 抽帧频率需要大于2fps" (body_tracking FAQ).
+BODY_TRACKING_MAX_INTERVAL = 0.5
+SECRET_SET_TEXT = gettext_lazy("•••• set")
+
+_SCHEMES = {
+    SourceKind.HTTP: ("http", "https"),
+    SourceKind.RTSP: ("rtsp", "rtsps"),
+}
+
+
+def source_url_error(kind: str, url: str) -> str | None:
+    """Why ``url`` cannot be the address of a ``kind`` source, or None."""
+    url = (url or "").strip()
+    if not url:
+        return _("Give the address of the source.")
+    if any(character.isspace() or ord(character) < 32 for character in url):
+        return _("The address must not contain spaces or control characters.")
+    schemes = _SCHEMES.get(kind)
+    if schemes is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return _("The address is not a well-formed URL, or its port is not 0 to 65535.")
+    if parts.scheme.lower() not in schemes:
+        return _("This kind of source needs an address starting with %(plain)s or %(secure)s.") % {
+            "plain": f"{schemes[0]}://",
+            "secure": f"{schemes[1]}://",
+        }
+    if not parts.hostname:
+        return _("The address needs a host name or IP address, like %(example)s.") % {
+            "example": f"{schemes[0]}://192.168.1.64/"
+        }
+    if parts.username is not None or parts.password is not None:
+        return _(
+            "Do not put a user name or password in the address: they go in their own fields, "
+            "where the password is stored encrypted."
+        )
+    return None
+
+
+def sample_interval_error(camera: Camera | None, sample_interval: float) -> str | None:
+    """Why ``camera`` cannot be sampled every ``sample_interval`` seconds: an analysis
+    may not ask for frames more often than the camera gives them."""
+    if camera is None or camera.pk is None or sample_interval is None:
+        return None
+    faster = camera.analyses.filter(interval__lt=sample_interval).order_by("interval").first()
+    if faster is None:
+        return None
+    return _(
+        "The analysis %(api)s runs every %(interval)s s: sample the camera at least that "
+        "often, or slow the analysis down first."
+    ) % {"api": faster.api, "interval": f"{faster.interval:g}"}
+
+
+def analysis_errors(
+    camera: Camera,
+    *,
+    api: str,
+    account,
+    interval: float | None,
+    analysis_id: int | None = None,
+) -> dict[str, str]:
+    """Why ``camera`` cannot run ``api`` through ``account`` every ``interval`` seconds
+    (as a new analysis, or replacing ``analysis_id``): one reason per field."""
+    errors: dict[str, str] = {}
+    if account is not None:
+        offered = vendor_apis(account.vendor)
+        if api not in offered:
+            errors["api"] = _(
+                "The account “%(account)s” does not offer %(api)s; it offers %(offered)s."
+            ) % {
+                "account": account.name,
+                "api": api,
+                "offered": ", ".join(offered) or _("nothing"),
+            }
+        elif (
+            CameraAnalysis.objects.filter(camera=camera, api=api, account=account)
+            .exclude(pk=analysis_id)
+            .exists()
+        ):
+            errors["api"] = _("This camera already runs %(api)s through this account.") % {
+                "api": api
+            }
+        else:
+            problem = analysis_region_error(camera, api, account.vendor, analysis_id)
+            if problem:
+                errors["api"] = problem
+    if interval is not None and math.isfinite(interval):
+        if interval < camera.sample_interval:
+            errors["interval"] = _(
+                "The camera gives a frame every %(sample)s s: an analysis cannot run more "
+                "often than that."
+            ) % {"sample": f"{camera.sample_interval:g}"}
+        elif api == "body_tracking" and interval > BODY_TRACKING_MAX_INTERVAL:
+            errors["interval"] = _(
+                "Flow tracking (body_tracking) needs frames at most 0.5 s apart (more than "
+                "2 per second; 5 per second advised)."
+            )
+    return errors
+
+
+def _api_choices() -> list[tuple[str, str]]:
+    vendors = ("baidu", "baidu_private", "ctyun", "local")
+    names = sorted({api for vendor in vendors for api in vendor_apis(vendor)})
+    return [(name, api_label(name)) for name in names]
+
+
+class CameraForm(forms.ModelForm):
+    """Adds or edits a camera of one of the user's sites."""
+
+    password = forms.CharField(
+        label=gettext_lazy("Password"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    clear_password = forms.BooleanField(
+        label=gettext_lazy("Remove the stored password"), required=False
+    )
+
+    class Meta:
+        model = Camera
+        fields = [
+            "site",
+            "name",
+            "source_kind",
+            "source_url",
+            "username",
+            "password",
+            "clear_password",
+            "sample_interval",
+            "enabled",
+            "frame_retention_hours",
+        ]
+        widgets = {
+            "source_url": forms.TextInput(
+                attrs={"placeholder": "rtsp://192.168.1.64:554/Streaming/Channels/101"}
+            ),
+            "username": forms.TextInput(attrs={"autocomplete": "off"}),
+        }
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["site"].queryset = roles.sites_for(user).order_by("name")
+        self.fields["site"].empty_label = None
+        self.password_stored = bool(self.instance.pk and self.instance.password)
+        self.initial.pop("password", None)
+        password = self.fields["password"]
+        if self.password_stored:
+            password.widget.attrs["placeholder"] = str(SECRET_SET_TEXT)
+            password.help_text = _("Leave blank to keep the stored password.")
+        else:
+            del self.fields["clear_password"]
+        self.fields["source_url"].help_text = _(
+            "HTTP(S) snapshot URL, rtsp:// stream, a file or folder path on the server, or "
+            "the demo scene's name. User name and password go in their own fields."
+        )
+
+    def clean_source_url(self):
+        url = self.cleaned_data["source_url"].strip()
+        problem = source_url_error(self.cleaned_data.get("source_kind", ""), url)
+        if problem:
+            raise forms.ValidationError(problem)
+        return url
+
+    def clean_sample_interval(self):
+        value = self.cleaned_data["sample_interval"]
+        problem = sample_interval_error(self.instance, value)
+        if problem:
+            raise forms.ValidationError(problem)
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("clear_password"):
+            cleaned["password"] = ""
+        elif not cleaned.get("password"):
+            # Blank keeps what is stored: the instance's password is left as it is.
+            cleaned.pop("password", None)
+        return cleaned
+
+
+class CameraAnalysisForm(forms.ModelForm):
+    """Chooses one analysis a camera runs: API, vendor account, interval."""
+
+    api = forms.ChoiceField(label=gettext_lazy("API"), choices=())
+
+    class Meta:
+        model = CameraAnalysis
+        fields = ["api", "account", "interval", "enabled", "params"]
+        widgets = {
+            "interval": forms.NumberInput(attrs={"step": "0.1", "min": "0.2"}),
+            "params": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def __init__(self, *args, camera: Camera, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.camera = camera
+        self.instance.camera = camera
+        self.fields["api"].choices = _api_choices()
+        self.fields["account"].queryset = self.fields["account"].queryset.order_by("name")
+        self.fields["params"].required = False
+        self.fields["params"].help_text = _(
+            'Extra parameters for the API as JSON, like {"type": "headwear,upper_wear"}; '
+            "areas come from the regions drawn on the camera."
+        )
+
+    def clean_params(self):
+        params = self.cleaned_data.get("params")
+        if params in (None, ""):
+            return {}
+        if not isinstance(params, dict):
+            raise forms.ValidationError(_('Give the parameters as a JSON object, like {"a": 1}.'))
+        return params
+
+    def clean(self):
+        cleaned = super().clean()
+        api, account = cleaned.get("api"), cleaned.get("account")
+        if api and account is not None:
+            errors = analysis_errors(
+                self.camera,
+                api=api,
+                account=account,
+                interval=cleaned.get("interval"),
+                analysis_id=self.instance.pk,
+            )
+            for name, message in errors.items():
+                self.add_error(name, message)
+        return cleaned
