@@ -16,6 +16,7 @@ eval "$(bash .ci/services.sh start)"
 trap 'bash .ci/services.sh stop' EXIT
 export DATA_DIR="${DATA_DIR:-$(mktemp -d /tmp/ssd-test-data.XXXXXX)}"
 export DJANGO_DEBUG=true
+export DJANGO_TEST_FAST_HASHER=true
 echo "== ruff"
 "$venv/bin/ruff" check .
 "$venv/bin/ruff" format --check .

@@ -1,6 +1,16 @@
+"""Routes of the finance pages (``billing.views``)."""
+
 from django.urls import path
 
 from billing import views
 
 app_name = "billing"
-urlpatterns = [path("", views.index, name="index")]
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("<int:account_id>/", views.bill, name="bill"),
+    path("<int:account_id>/finalize/", views.finalize, name="finalize"),
+    path("<int:account_id>/adjustments/", views.adjust, name="adjust"),
+    path("<int:account_id>/export.csv", views.export, {"fmt": "csv"}, name="export_csv"),
+    path("<int:account_id>/export.xlsx", views.export, {"fmt": "xlsx"}, name="export_xlsx"),
+    path("<int:account_id>/export.pdf", views.export, {"fmt": "pdf"}, name="export_pdf"),
+]

@@ -162,6 +162,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# The test suite creates many users: a fast hasher there, never outside debug mode.
+if env_bool("DJANGO_TEST_FAST_HASHER", False):
+    if not DEBUG:
+        raise ImproperlyConfigured("DJANGO_TEST_FAST_HASHER is for the test suite only")
+    PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -228,6 +236,11 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # /healthz is probed over plain HTTP by load balancers inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# Metering: how long a call waits for a QPS slot before it is refused, and the QPS assumed
+# for a CTYun account (the vendor documents none).
+METERING_QPS_WAIT = float(env_int("METERING_QPS_WAIT_MS", 1000, minimum=0)) / 1000
+METERING_CTYUN_QPS = env_int("METERING_CTYUN_QPS", 5, minimum=1)
 
 # The vendor emulator under /sandbox/ (see docs/sandbox.md). Limits are off unless set.
 SANDBOX = {

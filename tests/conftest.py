@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import os
+
+# Before Django's settings load, and inherited by the servers and workers tests start.
+os.environ.setdefault("DJANGO_TEST_FAST_HASHER", "true")
 
 import pytest
 from django.contrib.auth import get_user_model
