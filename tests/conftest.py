@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 
-# Before Django's settings load, and inherited by the servers and workers tests start.
+# Inherited by the servers and workers that tests start, so they read the fast hashes.
 os.environ.setdefault("DJANGO_TEST_FAST_HASHER", "true")
 
 import pytest
@@ -17,6 +17,15 @@ from cameras.models import Site
 
 PASSWORD = "correct horse battery staple"
 _counter = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Hashing a password the production way takes most of a second; tests make many."""
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
 
 
 @pytest.fixture(autouse=True)
