@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from cameras import roles
+from cameras.demo_data import add_demo_cameras
 from cameras.models import Site
 
 DEMO_SITE = "Demo site · 演示工地"
@@ -56,6 +57,6 @@ class Command(BaseCommand):
         )
 
 
-# Later parts of the product add their demo data (cameras, fences, rules) here:
-# each hook takes the demo site and an output stream.
-DEMO_HOOKS: list = []
+# Each part of the product adds its demo data (cameras, fences, rules) through a hook
+# taking the demo site and an output stream; they run in this order on every start.
+DEMO_HOOKS: list = [add_demo_cameras]

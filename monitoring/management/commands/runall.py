@@ -56,8 +56,10 @@ def process_table(host: str, port: int, extra: list[tuple[str, list[str]]]):
     ]
 
 
-# Later parts of the product (the capture service) add (name, argv) entries here.
-EXTRA_PROCESSES: list[tuple[str, list[str]]] = []
+# The capture service, holding the camera streams open; more (name, argv) entries may follow.
+EXTRA_PROCESSES: list[tuple[str, list[str]]] = [
+    ("capture", [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "capture"])
+]
 
 
 def _signal_group(child: subprocess.Popen, signum: int) -> None:
