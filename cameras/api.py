@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
-from django.http import FileResponse
+from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -387,10 +387,13 @@ class CameraViewSet(HistoryMixin, viewsets.ModelViewSet):
         if frame is None:
             raise NotFound(_("No frame has been captured from this camera yet."))
         try:
-            handle = frame.image.open("rb")
+            with frame.image.open("rb") as handle:
+                data = handle.read()
         except OSError:
             raise NotFound(_("The latest frame's file is missing from storage.")) from None
-        response = FileResponse(handle, content_type="image/jpeg")
+        # Frames are small: whole bytes, not a file stream, which ASGI would iterate
+        # through a thread for nothing.
+        response = HttpResponse(data, content_type="image/jpeg")
         response["Cache-Control"] = "private, no-cache"
         return response
 

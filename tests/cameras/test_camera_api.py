@@ -291,7 +291,7 @@ def test_the_latest_frame_is_404_until_one_is_stored_then_its_jpeg(admin_a, came
 
     assert response.status_code == 200
     assert response["Content-Type"] == "image/jpeg"
-    assert b"".join(response.streaming_content) == newest
+    assert response.content == newest
     body = admin_a.get(f"/api/cameras/{camera_a.pk}/").json()
     assert body["latest_frame"] == f"http://testserver/api/cameras/{camera_a.pk}/frame/"
 
