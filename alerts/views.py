@@ -1,16 +1,587 @@
-"""Operator pages: the live wall and the alert list."""
+"""Operator pages: the live wall (``/live/``), the alert list and an alert's page with its
+evidence, history, acknowledge and resolve forms (``/alerts/``), and the rules of each
+camera (``/alerts/rules/``).
 
+Every page needs ``roles.WATCH`` (the rules may also be read with ``roles.CONFIGURE``);
+acknowledging, resolving and adding notes need ``roles.ACKNOWLEDGE``, changing rules
+``roles.CONFIGURE``: 403 otherwise. What belongs to a site the user is not a member of
+answers 404. State changes are ``alerts.lifecycle``'s; these views only collect the note.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from functools import wraps
+
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.shortcuts import render
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Max, Prefetch, RestrictedError
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
 
+from alerts import events, lifecycle
+from alerts.forms import (
+    PARAM_INPUTS,
+    AcknowledgeForm,
+    AlertFilterForm,
+    NoteForm,
+    ResolveForm,
+    RuleForm,
+)
+from alerts.models import (
+    UNRESOLVED,
+    Alert,
+    AlertStatus,
+    EventType,
+    LiveEvent,
+    Rule,
+    Severity,
+)
 from cameras import roles
+from cameras.models import Camera, Health
+from cameras.polygons import KIND_COLOURS, rescale
+from monitoring.models import VendorAccount
+
+ALERTS_PER_PAGE = 25
+# The live feed starts with every unresolved alert (up to this many) and the latest ones.
+FEED_UNRESOLVED = 100
+FEED_RECENT = 30
+# Placeholder id in URL patterns handed to the page's scripts.
+ID_PLACEHOLDER = 2_147_483_647
+
+watch_required = permission_required(roles.WATCH, raise_exception=True)
+acknowledge_required = permission_required(roles.ACKNOWLEDGE, raise_exception=True)
+configure_required = permission_required(roles.CONFIGURE, raise_exception=True)
 
 
-@permission_required(roles.WATCH, raise_exception=True)
+def rules_reader_required(view):
+    """Watchers read the rules, and so do those who configure them."""
+
+    @wraps(view)
+    def check(request, *args, **kwargs):
+        if not (request.user.has_perm(roles.WATCH) or request.user.has_perm(roles.CONFIGURE)):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return check
+
+
+def _alerts_of(user):
+    return Alert.objects.filter(site__in=roles.sites_for(user))
+
+
+def _cameras_of(user):
+    return Camera.objects.filter(site__in=roles.sites_for(user)).select_related("site")
+
+
+def _url_pattern(name: str) -> str:
+    return reverse(name, args=[ID_PLACEHOLDER]).replace(str(ID_PLACEHOLDER), "{id}")
+
+
+def _choices(choices) -> dict[str, str]:
+    return {str(value): str(label) for value, label in choices}
+
+
+# --------------------------------------------------------------------------- live wall
+
+
+def _latest_events(camera_ids: list[int], type: str) -> dict[int, dict]:
+    """The latest event of ``type`` of each camera, as browsers receive it."""
+    latest_ids = (
+        LiveEvent.objects.filter(type=type, camera_id__in=camera_ids)
+        .values("camera_id")
+        .annotate(latest=Max("id"))
+        .values_list("latest", flat=True)
+    )
+    return {
+        event.camera_id: event.as_message()
+        for event in LiveEvent.objects.filter(id__in=list(latest_ids))
+    }
+
+
+def _feed(user) -> list[Alert]:
+    alerts = _alerts_of(user).select_related(
+        "rule", "camera", "region", "best_frame", "acknowledged_by", "resolved_by"
+    )
+    unresolved = list(alerts.filter(status__in=UNRESOLVED).order_by("-opened_at")[:FEED_UNRESOLVED])
+    recent = list(alerts.order_by("-opened_at", "-id")[:FEED_RECENT])
+    by_id = {alert.pk: alert for alert in [*unresolved, *recent]}
+    return sorted(by_id.values(), key=lambda alert: (alert.opened_at, alert.pk), reverse=True)
+
+
+@watch_required
 def live(request):
-    return render(request, "alerts/live.html", {"sites": roles.sites_for(request.user)})
+    sites = list(roles.sites_for(request.user).order_by("name"))
+    cameras = list(_cameras_of(request.user).order_by("site__name", "name"))
+    camera_ids = [camera.pk for camera in cameras]
+    with_frames = set(
+        Camera.objects.filter(pk__in=camera_ids, frames__isnull=False)
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    for camera in cameras:
+        camera.frame_url = (
+            reverse("camera-frame", args=[camera.pk]) if camera.pk in with_frames else None
+        )
+    feed = _feed(request.user)
+    can_acknowledge = request.user.has_perm(roles.ACKNOWLEDGE)
+    data = {
+        # Where the socket resumes: events published after this page was drawn.
+        "last_event_id": LiveEvent.objects.aggregate(latest=Max("id"))["latest"] or 0,
+        "socket_path": "/ws/live/",
+        "can_acknowledge": can_acknowledge,
+        "cameras": [
+            {
+                "id": camera.pk,
+                "name": camera.name,
+                "site": camera.site_id,
+                "health": camera.health,
+                "reason": camera.health_reason,
+                "enabled": camera.enabled,
+                "width": camera.width,
+                "height": camera.height,
+                "frame_url": camera.frame_url,
+                "last_frame_at": camera.last_frame_at.isoformat() if camera.last_frame_at else None,
+            }
+            for camera in cameras
+        ],
+        "overlays": _latest_events(camera_ids, EventType.FRAME_ANALYZED),
+        "statuses": _latest_events(camera_ids, EventType.CAMERA_STATUS),
+        "alerts": [events.alert_payload(alert) for alert in feed],
+        "region_colours": KIND_COLOURS,
+        "labels": {
+            "health": _choices(Health.choices),
+            "severity": _choices(Severity.choices),
+            "status": _choices(AlertStatus.choices),
+        },
+        "urls": {
+            "alert_page": _url_pattern("alerts:detail"),
+            "alert_api": _url_pattern("alert-detail"),
+            "acknowledge": _url_pattern("alert-acknowledge"),
+            "resolve": _url_pattern("alert-resolve"),
+            "camera_frame": _url_pattern("camera-frame"),
+            "alerts_api": reverse("alert-list"),
+            "cameras_api": reverse("camera-list"),
+        },
+    }
+    by_site = {site.pk: [] for site in sites}
+    for camera in cameras:
+        by_site.setdefault(camera.site_id, []).append(camera)
+    return render(
+        request,
+        "alerts/live.html",
+        {
+            "sites": sites,
+            "wall": [{"site": site, "cameras": by_site.get(site.pk, [])} for site in sites],
+            "feed": feed,
+            "can_acknowledge": can_acknowledge,
+            "live_data": data,
+        },
+    )
 
 
-@permission_required(roles.WATCH, raise_exception=True)
+# --------------------------------------------------------------------------- alert list
+
+
+@watch_required
 def alert_list(request):
-    return render(request, "alerts/list.html", {"sites": roles.sites_for(request.user)})
+    form = AlertFilterForm(request.GET or None, user=request.user)
+    if form.is_bound:
+        form.is_valid()
+    alerts = form.apply(
+        _alerts_of(request.user).select_related(
+            "camera", "region", "rule", "site", "acknowledged_by", "resolved_by"
+        )
+    ).order_by("-opened_at", "-id")
+    page = Paginator(alerts, ALERTS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "alerts/list.html",
+        {
+            "form": form,
+            "page": page,
+            "alerts": page.object_list,
+            "query": query.urlencode(),
+            "filtered": bool(query),
+        },
+    )
+
+
+# --------------------------------------------------------------------------- one alert
+
+
+def _alert_or_404(user, pk: int) -> Alert:
+    return get_object_or_404(
+        _alerts_of(user).select_related(
+            "rule",
+            "camera",
+            "camera__site",
+            "region",
+            "best_frame",
+            "acknowledged_by",
+            "resolved_by",
+        ),
+        pk=pk,
+    )
+
+
+def _scaled_box(box, sx: float, sy: float) -> dict | None:
+    if not isinstance(box, dict):
+        return None
+    try:
+        return {
+            "left": round(float(box["left"]) * sx, 1),
+            "top": round(float(box["top"]) * sy, 1),
+            "width": round(float(box["width"]) * sx, 1),
+            "height": round(float(box["height"]) * sy, 1),
+        }
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def alert_overlay(alert: Alert) -> dict | None:
+    """What the alert's page draws over its evidence frame, in the shape of a
+    ``frame.analyzed`` event: the persons and objects of the stored results (scaled to
+    the frame), the rule's region, and the alert's findings as the problem."""
+    frame = alert.best_frame
+    if frame is None or not frame.image:
+        return None
+    width, height = frame.width, frame.height
+    persons, objects = [], []
+    for result in alert.normalized or []:
+        if not isinstance(result, dict):
+            continue
+        sx = width / result["frame_width"] if result.get("frame_width") else 1.0
+        sy = height / result["frame_height"] if result.get("frame_height") else 1.0
+        for person in result.get("persons") or []:
+            keypoints = [
+                {
+                    "name": point.get("name"),
+                    "x": round(float(point.get("x", 0)) * sx, 1),
+                    "y": round(float(point.get("y", 0)) * sy, 1),
+                    "score": point.get("score"),
+                }
+                for point in person.get("keypoints") or []
+                if isinstance(point, dict)
+            ]
+            persons.append(
+                {
+                    "box": _scaled_box(person.get("box"), sx, sy),
+                    "score": person.get("score"),
+                    "track_id": person.get("track_id"),
+                    "keypoints": keypoints,
+                    "source": result.get("api"),
+                }
+            )
+        for found in result.get("objects") or []:
+            objects.append(
+                {
+                    "label": found.get("label"),
+                    "box": _scaled_box(found.get("box"), sx, sy),
+                    "score": found.get("score"),
+                    "source": result.get("api"),
+                }
+            )
+    regions = []
+    if alert.region is not None:
+        region = alert.region
+        regions.append(
+            {
+                "id": region.pk,
+                "name": region.name,
+                "kind": region.kind,
+                "points": rescale(
+                    region.points, (region.frame_width, region.frame_height), (width, height)
+                ),
+            }
+        )
+    return {
+        "camera": alert.camera_id,
+        "frame": frame.pk,
+        "frame_size": [width, height],
+        "persons": [person for person in persons if person["box"]],
+        "objects": [found for found in objects if found["box"]],
+        "regions": regions,
+        "problems": [
+            {
+                "rule": alert.rule_id,
+                "kind": alert.kind,
+                "severity": alert.severity,
+                "summary": alert.summary,
+                "region": alert.region_id,
+                "alert": alert.pk,
+                "findings": alert.findings or [],
+            }
+        ],
+    }
+
+
+def _vendor_calls(alert: Alert) -> tuple[list[dict], Decimal | None]:
+    calls = [dict(call) for call in alert.vendor_calls or [] if isinstance(call, dict)]
+    account_ids = {call.get("account") for call in calls if isinstance(call.get("account"), int)}
+    names = dict(VendorAccount.objects.filter(pk__in=account_ids).values_list("pk", "name"))
+    total = None
+    for call in calls:
+        call["account_name"] = names.get(call.get("account"))
+        try:
+            cost = Decimal(str(call["cost"])) if call.get("cost") not in (None, "") else None
+        except InvalidOperation:
+            cost = None
+        call["cost_value"] = cost
+        if cost is not None:
+            total = (total or Decimal(0)) + cost
+    return calls, total
+
+
+def _pretty(value) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
+
+
+def _detail_page(request, alert: Alert, *, resolve_form=None, note_form=None):
+    history = alert.changes.select_related("user").order_by("at", "id")
+    calls, total_cost = _vendor_calls(alert)
+    overlay = alert_overlay(alert)
+    can_acknowledge = request.user.has_perm(roles.ACKNOWLEDGE)
+    context = {
+        "alert": alert,
+        "history": history,
+        "can_acknowledge": can_acknowledge,
+        "acknowledge_form": AcknowledgeForm(),
+        "resolve_form": resolve_form or ResolveForm(),
+        "note_form": note_form or NoteForm(),
+        "vendor_calls": calls,
+        "total_cost": total_cost,
+        "normalized_json": _pretty(alert.normalized),
+        "raw_json": _pretty(alert.raw),
+        "findings_json": _pretty(alert.findings),
+        "evidence_url": events.evidence_url(alert),
+        "frame_url": reverse("alerts:frame", args=[alert.pk]) if overlay else None,
+        "overlay_data": {"overlay": overlay, "region_colours": KIND_COLOURS} if overlay else None,
+    }
+    return render(request, "alerts/detail.html", context)
+
+
+@watch_required
+def alert_detail(request, pk: int):
+    return _detail_page(request, _alert_or_404(request.user, pk))
+
+
+@watch_required
+def alert_frame(request, pk: int):
+    """The alert's evidence frame as taken, without drawing (the page draws over it)."""
+    alert = _alert_or_404(request.user, pk)
+    frame = alert.best_frame
+    if frame is None or not frame.image:
+        raise Http404(_("This alert has no evidence frame."))
+    try:
+        stored = frame.image.open("rb")
+    except FileNotFoundError:
+        raise Http404(_("The evidence frame's file is missing from storage.")) from None
+    response = FileResponse(stored, content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def _refusal(refusal: lifecycle.AlertTransitionError) -> str:
+    return {
+        "already_resolved": _("This alert is already resolved."),
+        "already_acknowledged": _("This alert is already acknowledged."),
+        "note_required": _("Say how the alert was resolved: a note is required."),
+        "gone": _("This alert no longer exists."),
+    }.get(refusal.code, _("The alert's current state does not allow this change."))
+
+
+@require_POST
+@watch_required
+@acknowledge_required
+def alert_acknowledge(request, pk: int):
+    alert = _alert_or_404(request.user, pk)
+    form = AcknowledgeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors.get("note", [])))
+        return redirect("alerts:detail", pk=alert.pk)
+    try:
+        lifecycle.acknowledge(alert, request.user, form.cleaned_data["note"])
+    except lifecycle.AlertTransitionError as refusal:
+        messages.error(request, _refusal(refusal))
+    else:
+        messages.success(request, _("Alert acknowledged."))
+    return redirect("alerts:detail", pk=alert.pk)
+
+
+@require_POST
+@watch_required
+@acknowledge_required
+def alert_resolve(request, pk: int):
+    alert = _alert_or_404(request.user, pk)
+    form = ResolveForm(request.POST)
+    if not form.is_valid():
+        return _detail_page(request, alert, resolve_form=form)
+    try:
+        lifecycle.resolve(alert, request.user, form.cleaned_data["note"])
+    except lifecycle.AlertTransitionError as refusal:
+        messages.error(request, _refusal(refusal))
+    else:
+        messages.success(request, _("Alert resolved."))
+    return redirect("alerts:detail", pk=alert.pk)
+
+
+@require_POST
+@watch_required
+@acknowledge_required
+def alert_note(request, pk: int):
+    alert = _alert_or_404(request.user, pk)
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        return _detail_page(request, alert, note_form=form)
+    try:
+        lifecycle.add_note(alert, request.user, form.cleaned_data["note"])
+    except lifecycle.AlertTransitionError as refusal:
+        messages.error(request, _refusal(refusal))
+    else:
+        messages.success(request, _("Note added."))
+    return redirect("alerts:detail", pk=alert.pk)
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def _params_shown(rule: Rule) -> list[tuple[str, str]]:
+    shown = []
+    for name, value in (rule.params or {}).items():
+        if name == "region_name":
+            continue
+        label = PARAM_INPUTS.get(name, (None, name.replace("_", " ")))[1]
+        text = ", ".join(str(item) for item in value) if isinstance(value, list) else str(value)
+        shown.append((str(label), text))
+    return shown
+
+
+def _days_shown(rule: Rule) -> str:
+    days = sorted(set(rule.active_days or []))
+    if days == list(range(7)):
+        return _("every day")
+    if not days:
+        return _("no day")
+    return ", ".join(str(WEEKDAYS_ABBR[day]) for day in days)
+
+
+@rules_reader_required
+def rule_list(request):
+    cameras = _cameras_of(request.user).prefetch_related(
+        Prefetch("rules", queryset=Rule.objects.select_related("region").order_by("name"))
+    )
+    by_site: dict[int, list] = {}
+    for camera in cameras.order_by("name"):
+        for rule in camera.rules.all():
+            rule.params_shown = _params_shown(rule)
+            rule.days_shown = _days_shown(rule)
+        by_site.setdefault(camera.site_id, []).append(camera)
+    sites = [
+        {"site": site, "cameras": by_site.get(site.pk, [])}
+        for site in roles.sites_for(request.user).order_by("name")
+    ]
+    return render(
+        request,
+        "alerts/rules.html",
+        {"sites": sites, "can_configure": request.user.has_perm(roles.CONFIGURE)},
+    )
+
+
+def _rule_form_page(request, camera: Camera, rule: Rule | None):
+    form = RuleForm(request.POST or None, instance=rule, camera=camera)
+    if request.method == "POST" and form.is_valid():
+        saved = form.save()
+        message = _("Rule “%(name)s” saved.") if rule else _("Rule “%(name)s” added.")
+        messages.success(request, message % {"name": saved.name})
+        return redirect(f"{reverse('alerts:rules')}#camera-{camera.pk}")
+    return render(
+        request,
+        "alerts/rule_form.html",
+        {
+            "form": form,
+            "camera": camera,
+            "rule": rule,
+            "kind_help": _kind_help(),
+            "region_kinds": {region.pk: region.kind for region in camera.regions.all()},
+        },
+    )
+
+
+def _kind_help() -> dict[str, str]:
+    return {
+        "fence_intrusion": _("A person's feet inside the region (a fence: no entry)."),
+        "no_helmet": _("A person without a safety helmet."),
+        "workwear_colour": _("A person whose workwear is not of an allowed colour."),
+        "crowd": _("More persons in the region than the limit."),
+        "occupancy": _("More persons inside than the capacity, counting in and out."),
+        "flow": _("More persons passing than the limit within a time window."),
+        "fall": _("A person falling."),
+        "fight": _("A fight."),
+        "smoking": _("A person smoking."),
+        "phone": _("A person using a phone."),
+        "no_mask": _("A person without a face mask."),
+        "driver_behaviour": _("A driver's risky behaviour."),
+        "loitering": _("A person staying in the region too long."),
+    }
+
+
+@configure_required
+@require_http_methods(["GET", "POST"])
+def rule_new(request):
+    camera_id = request.POST.get("camera") or request.GET.get("camera")
+    if not camera_id or not str(camera_id).isdigit():
+        return render(
+            request,
+            "alerts/rule_camera_choice.html",
+            {"cameras": _cameras_of(request.user).order_by("site__name", "name")},
+        )
+    camera = get_object_or_404(_cameras_of(request.user), pk=int(camera_id))
+    return _rule_form_page(request, camera, None)
+
+
+def _rule_or_404(user, pk: int) -> Rule:
+    return get_object_or_404(
+        Rule.objects.filter(camera__site__in=roles.sites_for(user)).select_related(
+            "camera", "camera__site", "region"
+        ),
+        pk=pk,
+    )
+
+
+@configure_required
+@require_http_methods(["GET", "POST"])
+def rule_edit(request, pk: int):
+    rule = _rule_or_404(request.user, pk)
+    return _rule_form_page(request, rule.camera, rule)
+
+
+@configure_required
+@require_http_methods(["GET", "POST"])
+def rule_delete(request, pk: int):
+    rule = _rule_or_404(request.user, pk)
+    alert_count = rule.alerts.count()
+    if request.method == "POST":
+        name = rule.name
+        try:
+            rule.delete()
+        except RestrictedError:
+            messages.error(
+                request,
+                _("This rule has alerts, which keep it for their history: disable it instead."),
+            )
+            return redirect("alerts:rule_edit", pk=rule.pk)
+        messages.success(request, _("Rule “%(name)s” deleted.") % {"name": name})
+        return redirect(f"{reverse('alerts:rules')}#camera-{rule.camera_id}")
+    return render(
+        request, "alerts/rule_confirm_delete.html", {"rule": rule, "alert_count": alert_count}
+    )
