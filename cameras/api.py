@@ -367,6 +367,13 @@ class CameraViewSet(HistoryMixin, viewsets.ModelViewSet):
 
     @extend_schema(
         summary=gettext_lazy("The latest frame of a camera, as JPEG"),
+        parameters=[
+            OpenApiParameter(
+                "frame",
+                OpenApiTypes.INT,
+                description=gettext_lazy("A given frame's id instead of the latest."),
+            )
+        ],
         responses={
             (200, "image/jpeg"): OpenApiTypes.BINARY,
             404: OpenApiResponse(
@@ -383,7 +390,16 @@ class CameraViewSet(HistoryMixin, viewsets.ModelViewSet):
     )
     def frame(self, request, pk=None):
         camera = self.get_object()
-        frame = camera.frames.order_by("-captured_at").first()
+        wanted = request.query_params.get("frame")
+        if wanted:
+            # A given frame (the one an overlay was computed on), still kept.
+            if not wanted.isdigit():
+                raise NotFound(_("No such frame of this camera."))
+            frame = camera.frames.filter(pk=int(wanted)).first()
+            if frame is None:
+                raise NotFound(_("No such frame of this camera."))
+        else:
+            frame = camera.frames.order_by("-captured_at").first()
         if frame is None:
             raise NotFound(_("No frame has been captured from this camera yet."))
         try:

@@ -8,6 +8,7 @@ from cameras import roles
 NAVIGATION = [
     ("live", _("Live"), roles.WATCH),
     ("alerts:list", _("Alerts"), roles.WATCH),
+    ("alerts:rules", _("Rules"), roles.WATCH),
     ("cameras:list", _("Cameras"), roles.CONFIGURE),
     ("billing:index", _("Billing"), roles.VIEW_BILLS),
     ("vendor_account_list", _("Vendor accounts"), roles.CONFIGURE),
@@ -19,9 +20,14 @@ def navigation(request):
     if user is None or not user.is_authenticated:
         return {"navigation": []}
     current = request.path
-    items = []
-    for name, label, permission in NAVIGATION:
-        if user.has_perm(permission):
-            url = reverse(name)
-            items.append({"url": url, "label": label, "active": current.startswith(url)})
+    items = [
+        {"url": reverse(name), "label": label, "active": False}
+        for name, label, permission in NAVIGATION
+        if user.has_perm(permission)
+    ]
+    # The page belongs to the entry with the longest matching address (/alerts/rules/ is
+    # Rules, not Alerts).
+    matching = [item for item in items if current.startswith(item["url"])]
+    if matching:
+        max(matching, key=lambda item: len(item["url"]))["active"] = True
     return {"navigation": items, "user_roles": roles.roles_of(user)}

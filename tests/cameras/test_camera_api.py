@@ -472,3 +472,16 @@ def test_an_analysis_faster_than_the_camera_gets_400_on_interval(admin_a, camera
 @pytest.mark.django_db
 def test_the_schema_is_generated_without_warnings():
     call_command("spectacular", "--validate", "--fail-on-warn", stdout=io.StringIO())
+
+
+@pytest.mark.django_db
+def test_a_given_frame_is_served_instead_of_the_latest_when_asked(admin_a, camera_a, media):
+    older_bytes = jpeg_bytes(colour=(0, 0, 255))
+    older = store_frame(camera_a, older_bytes)
+    newest = jpeg_bytes(colour=(0, 255, 0))
+    store_frame(camera_a, newest)
+    url = f"/api/cameras/{camera_a.pk}/frame/"
+    assert admin_a.get(f"{url}?frame={older.pk}").content == older_bytes
+    assert admin_a.get(url).content == newest
+    assert admin_a.get(f"{url}?frame=999999").status_code == 404
+    assert admin_a.get(f"{url}?frame=x").status_code == 404
