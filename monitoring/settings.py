@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -154,6 +155,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE: dict = {
     "cameras-delete-old-frames": {"task": "cameras.tasks.delete_old_frames", "schedule": 600.0},
+    # Usage is rolled up and accounts settled every hour on the hour (seed `欠费处理`).
+    "billing-roll-up-usage": {"task": "billing.tasks.roll_up_usage", "schedule": crontab(minute=0)},
+    "billing-settle-accounts": {
+        "task": "billing.tasks.settle_accounts",
+        "schedule": crontab(minute=0),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"

@@ -1,0 +1,226 @@
+"""The quota gate: whether a call may leave for the vendor, decided before it does.
+
+``QuotaGate.check(account, api, *, camera_id=None)`` returns when the call may go and
+raises ``RefusedLocally`` with a ``code`` and a reason otherwise. In order:
+
+* ``disabled``: the vendor account is disabled ("Disabled accounts are never called");
+* ``arrears``: the account is in arrears (``AccountStatus.in_arrears``, set by the hourly
+  settlement): only free quota works (``欠费处理``: "欠费后...只能使用免费额度，超过额度的请求
+  系统将不再响应"), so the call goes only while the account's free quota for that API is
+  in force and not used up;
+* ``ctyun_quota``: a CTYun API sold as packages (helmet, workwear, fence) with nothing
+  left in any package or in this year's free quota: the vendor would refuse it (51003,
+  ``5.1 计费类``: "有效期内资源包中的次数用完之后，用户无法再调用 AI 产品 API");
+* ``budget``: a reached monthly budget of the camera or its site that pauses analysis
+  (``billing.budgets``; a budget that slows analysis down lets calls through);
+* ``qps``: no request slot within ``qps_wait`` seconds (``billing.limiter``).
+
+The local analyzer and a private deployment run on the customer's machines: only
+``disabled`` refuses them. Facts read from the database (arrears, what is left, the
+rate) are cached for ``cache_seconds`` in the shared cache, per account; changes to
+packages, QPS orders, account status or the account itself drop them at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache as default_cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from django.utils import timezone
+
+from billing import budgets, limiter, pricing
+from billing.models import AccountStatus, Package, QpsOrder
+from billing.usage import baidu_free_quota_left, ctyun_free_quota_left, ctyun_quota_state_now
+from monitoring.backends.base import RefusedLocally
+
+CACHE_SECONDS = 10.0
+QPS_WAIT = 1.0
+METERED_VENDORS = ("baidu", "ctyun")  # paid per call or per package: quota rules apply
+
+
+class QuotaGate:
+    """Decides, per attempt, whether a call may leave. One instance per process is
+    enough; every piece of state it keeps is in the shared cache or the limiter."""
+
+    def __init__(
+        self,
+        *,
+        rate_limiter: limiter.InProcessLimiter | limiter.RedisLimiter | None = None,
+        store: Any = None,
+        clock: Callable[[], datetime] = timezone.now,
+        cache_seconds: float = CACHE_SECONDS,
+        qps_wait: float | None = None,
+    ):
+        self._limiter = rate_limiter
+        self.store = store if store is not None else default_cache
+        self.clock = clock
+        self.cache_seconds = cache_seconds
+        self.qps_wait = (
+            qps_wait if qps_wait is not None else getattr(settings, "METERING_QPS_WAIT", QPS_WAIT)
+        )
+
+    @property
+    def limiter(self) -> limiter.InProcessLimiter | limiter.RedisLimiter:
+        return self._limiter or limiter.get_limiter()
+
+    # -- the check
+
+    def check(
+        self, account, api: str, *, camera_id: int | None = None, acquire: bool = True
+    ) -> None:
+        """Raise ``RefusedLocally`` if this call of ``api`` must not leave.
+
+        ``acquire=False`` checks everything but takes no request slot: the metered path
+        asks so once before opening a connection, then fully before each attempt."""
+        vendor = account.vendor
+        if not account.enabled:
+            raise _refused(account, api, "disabled", "the vendor account is disabled")
+        if vendor not in METERED_VENDORS:
+            return
+        now = self.clock()
+        if self._in_arrears(account) and self._free_quota_left(account, api, now) <= 0:
+            raise _refused(
+                account,
+                api,
+                "arrears",
+                "the vendor account is in arrears and its free quota for this API is used "
+                "up or expired: top up the account",
+            )
+        if vendor == "ctyun" and not self._ctyun_can_call(account, api, now):
+            raise _refused(
+                account,
+                api,
+                "ctyun_quota",
+                "no calls left in any package or in this year's free quota: buy a package",
+            )
+        reason = budgets.pause_reason(camera_id)
+        if reason is not None:
+            raise _refused(account, api, "budget", reason)
+        if acquire:
+            qps = self._effective_qps(account, api, now)
+            if qps is not None and not self.limiter.acquire(
+                limiter.limiter_key(account.pk, api), qps, wait=self.qps_wait
+            ):
+                raise _refused(
+                    account,
+                    api,
+                    "qps",
+                    f"{qps} requests per second already in use; no slot within {self.qps_wait:g} s",
+                    retry_after=1.0,
+                )
+
+    # -- what the vendor would say, cached
+
+    def _key(self, account_id: int, what: str, api: str = "") -> str:
+        generation = self.store.get(f"gate:{account_id}:generation", 0)
+        return f"gate:{account_id}:{generation}:{what}:{api}"
+
+    def _cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        value = self.store.get(key)
+        if value is None:
+            value = compute()
+            self.store.set(key, value, timeout=self.cache_seconds)
+        return value
+
+    def _in_arrears(self, account) -> bool:
+        return self._cached(
+            self._key(account.pk, "arrears"),
+            lambda: bool(
+                AccountStatus.objects.filter(account_id=account.pk, in_arrears=True).exists()
+            ),
+        )
+
+    def _free_quota_left(self, account, api: str, now: datetime) -> int:
+        def compute() -> int:
+            if account.vendor == "baidu":
+                return baidu_free_quota_left(account, api, at=now)
+            state = ctyun_quota_state_now(account, api, at=now)
+            if state is None:
+                return 0
+            if not state.metered:
+                return 1  # free for a limited time: no quota to exhaust
+            return ctyun_free_quota_left(state, at=now)
+
+        return self._cached(self._key(account.pk, "free", api), compute)
+
+    def _ctyun_can_call(self, account, api: str, now: datetime) -> bool:
+        def compute() -> bool:
+            state = ctyun_quota_state_now(account, api, at=now)
+            return state is None or pricing.ctyun_can_call(state, at=now)
+
+        return self._cached(self._key(account.pk, "ctyun", api), compute)
+
+    def _effective_qps(self, account, api: str, now: datetime) -> int | None:
+        value = self._cached(
+            self._key(account.pk, "qps", api),
+            lambda: limiter.effective_qps(account, api, at=now) or 0,
+        )
+        return value or None
+
+    # -- what was learnt from the vendor's answers
+
+    def quota_used_up(self, account, api: str) -> None:
+        """The vendor said the count is used up (CTYun 51003): refuse until the cache
+        expires or a purchase drops it."""
+        self.store.set(self._key(account.pk, "ctyun", api), False, timeout=self.cache_seconds)
+
+
+def _refused(
+    account, api: str, code: str, reason: str, *, retry_after: float | None = None
+) -> RefusedLocally:
+    from billing.metered import backend_name
+
+    return RefusedLocally(
+        reason,
+        vendor=backend_name(account.vendor),
+        api=api,
+        code=code,
+        retry_after=retry_after,
+    )
+
+
+def forget(account_id: int, *, store: Any = None) -> None:
+    """Drop every cached fact of the account (after a purchase, a settlement, an edit)."""
+    store = store if store is not None else default_cache
+    key = f"gate:{account_id}:generation"
+    try:
+        store.incr(key)
+    except ValueError:
+        store.set(key, 1, timeout=None)
+
+
+@receiver(post_save, sender=Package, dispatch_uid="billing.gate.package_saved")
+@receiver(post_delete, sender=Package, dispatch_uid="billing.gate.package_deleted")
+@receiver(post_save, sender=QpsOrder, dispatch_uid="billing.gate.qps_order_saved")
+@receiver(post_delete, sender=QpsOrder, dispatch_uid="billing.gate.qps_order_deleted")
+@receiver(post_save, sender=AccountStatus, dispatch_uid="billing.gate.status_saved")
+def _account_facts_changed(instance, **_kwargs) -> None:
+    _forget_now_and_on_commit(instance.account_id)
+
+
+@receiver(post_save, sender="monitoring.VendorAccount", dispatch_uid="billing.gate.account_saved")
+def _account_changed(instance, **_kwargs) -> None:
+    _forget_now_and_on_commit(instance.pk)
+
+
+def _forget_now_and_on_commit(account_id: int) -> None:
+    # Again on commit: a check between now and the commit would cache the old facts.
+    forget(account_id)
+    transaction.on_commit(lambda: forget(account_id))
+
+
+_gate: QuotaGate | None = None
+
+
+def get_gate() -> QuotaGate:
+    """This process's gate."""
+    global _gate
+    if _gate is None:
+        _gate = QuotaGate()
+    return _gate

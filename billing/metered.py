@@ -1,0 +1,322 @@
+"""The metered call path: the one way the product calls a vendor.
+
+``metered_call(account, api, images, params, *, camera_id, request_id_prefix)`` sends
+``images`` to ``api`` through the account's backend and returns its batches. Around
+every attempt (every HTTP request; the clients report each one exactly once):
+
+1. ``MeteredHooks.before``: the quota gate (``billing.gate``) may refuse it, raising
+   ``RefusedLocally``; nothing leaves then;
+2. the client sends the request (retries, breaker and token handling are the client's);
+3. ``MeteredHooks.after``: one ledger row (``billing.usage.record_attempt``) with the
+   attempt's outcome: ``success``, ``vendor_error``, ``transport_error`` or ``refused``
+   (a refused call is recorded, never paid).
+
+Before anything is opened, the gate is asked once without taking a request slot, so a
+call refused for arrears, quota or budget does not even fetch a token.
+
+Backends are opened once per process and account (keyed by the account's id and
+``updated_at``, so an edited account gets a new client) with the shared cache as token
+store and circuit-breaker store. The local analyzer is metered too, at zero cost: its
+analyses are recorded so usage is visible, and only a disabled account refuses it.
+
+Request ids: given ``request_id_prefix`` (e.g. ``f"frame-{frame_id}"``), attempt ``n``
+of request ``b`` of the call is recorded as ``f"{prefix}:{api}:{b}:{n}"``, so a task
+that runs again for the same frame records nothing twice. Without a prefix, each
+attempt keeps the client's random request id.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
+from typing import Any
+
+from django.core.cache import cache
+from django.db import DatabaseError
+
+from billing.gate import QuotaGate, get_gate
+from billing.usage import ledger_request_id, record_attempt
+from monitoring.backends.base import (
+    AnalysisResult,
+    Attempt,
+    BackendError,
+    CallHooks,
+    CircuitBreaker,
+    RefusedLocally,
+    Unsupported,
+)
+from monitoring.backends.registry import Backend, Batch, open_backend
+
+logger = logging.getLogger(__name__)
+
+# VendorAccount.vendor -> the name ``open_backend`` knows.
+VENDOR_BACKENDS = {
+    "baidu": "baidu",
+    "baidu_private": "baidu-private",
+    "ctyun": "ctyun",
+    "local": "local",
+}
+# CTYun gateway code 51003 "API 可用次数已不足" (``4.1.3 状态码``): the count is used up.
+CTYUN_COUNT_USED_UP = "51003"
+
+
+def backend_name(vendor: str) -> str:
+    """The backend of a ``VendorAccount.vendor`` value."""
+    try:
+        return VENDOR_BACKENDS[vendor]
+    except KeyError:
+        raise Unsupported(
+            f"no backend for vendor {vendor!r}; known: {', '.join(VENDOR_BACKENDS)}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class CallScope:
+    """Who one call is for: the account (as the caller loaded it), the camera, the
+    request-id prefix, and which request of the call is under way."""
+
+    hooks: MeteredHooks
+    account: Any
+    camera_id: int | None = None
+    request_id_prefix: str | None = None
+    batch: int = 0
+
+
+_current_scope: ContextVar[CallScope | None] = ContextVar("billing_metered_scope", default=None)
+
+
+class MeteredHooks(CallHooks):
+    """The gate in ``before``, the ledger in ``after``.
+
+    One instance serves one account's backend for every thread: what differs per call
+    (camera, request-id prefix, request number) is set with ``scope`` for the current
+    thread or task only. Outside a scope, attempts are recorded for the account given
+    here, without camera, under the client's request ids.
+    """
+
+    def __init__(self, account, *, gate: QuotaGate | None = None):
+        self.account = account
+        self.gate = gate or get_gate()
+
+    @contextmanager
+    def scope(
+        self,
+        *,
+        account: Any = None,
+        camera_id: int | None = None,
+        request_id_prefix: str | None = None,
+        batch: int = 0,
+    ) -> Iterator[CallScope]:
+        """Attribute the attempts made inside to ``camera_id``, recorded under ids made
+        from ``request_id_prefix`` for request number ``batch`` of the call."""
+        scope = CallScope(
+            hooks=self,
+            account=account if account is not None else self.account,
+            camera_id=camera_id,
+            request_id_prefix=request_id_prefix,
+            batch=batch,
+        )
+        token = _current_scope.set(scope)
+        try:
+            yield scope
+        finally:
+            _current_scope.reset(token)
+
+    def current(self) -> CallScope:
+        scope = _current_scope.get()
+        if scope is not None and scope.hooks is self:
+            return scope
+        return CallScope(hooks=self, account=self.account)
+
+    def ledger_request_id(self, attempt: Attempt) -> str:
+        scope = self.current()
+        if not scope.request_id_prefix:
+            return attempt.request_id or uuid.uuid4().hex
+        return ledger_request_id(
+            scope.request_id_prefix,
+            attempt.api,
+            scope.batch,
+            attempt.attempt,
+            refused=attempt.outcome == "refused",
+        )
+
+    # -- CallHooks
+
+    def before(self, vendor: str, api: str, request_id: str) -> None:
+        scope = self.current()
+        self.gate.check(scope.account, api, camera_id=scope.camera_id)
+
+    def after(self, attempt: Attempt) -> None:
+        scope = self.current()
+        recorded = replace(attempt, request_id=self.ledger_request_id(attempt))
+        try:
+            record_attempt(scope.account.pk, recorded, camera_id=scope.camera_id)
+        except DatabaseError:
+            # The request was made (or refused) either way; failing the call now would
+            # only make the caller send it again. The log keeps the missing row visible.
+            logger.exception(
+                "usage ledger: could not record %s attempt %s of account %s",
+                attempt.api,
+                recorded.request_id,
+                scope.account.pk,
+            )
+        if attempt.vendor == "ctyun" and attempt.error_code == CTYUN_COUNT_USED_UP:
+            self.gate.quota_used_up(scope.account, attempt.api)
+
+    # -- before opening anything
+
+    def precheck(self, api: str, *, images: int = 1) -> None:
+        """Ask the gate without taking a request slot; a refusal is recorded and raised."""
+        scope = self.current()
+        try:
+            self.gate.check(scope.account, api, camera_id=scope.camera_id, acquire=False)
+        except RefusedLocally as refusal:
+            self._record_refusal(api, refusal, images=images)
+            raise
+
+    def _record_refusal(self, api: str, refusal: RefusedLocally, *, images: int) -> None:
+        self.after(
+            Attempt(
+                vendor=backend_name(self.current().account.vendor),
+                api=api,
+                request_id=uuid.uuid4().hex,
+                started_at=time.time(),
+                latency_ms=0.0,
+                outcome="refused",
+                error_code=str(refusal.code or ""),
+                attempt=1,
+                images=images,
+            )
+        )
+
+
+# ---------------------------------------------------------------- backends, per process
+
+_backends: dict[int, tuple[tuple[int, Any], Backend, MeteredHooks]] = {}
+_backends_lock = threading.Lock()
+
+
+def open_metered_backend(account) -> tuple[Backend, MeteredHooks]:
+    """The account's backend and its hooks, opened once per process and kept until the
+    account changes (``updated_at``)."""
+    key = (account.pk, account.updated_at)
+    with _backends_lock:
+        entry = _backends.get(account.pk)
+        if entry is not None and entry[0] == key:
+            return entry[1], entry[2]
+        hooks = MeteredHooks(account)
+        backend = open_backend(
+            backend_name(account.vendor),
+            account.client_settings(),
+            hooks=hooks,
+            store=cache,
+            breaker=CircuitBreaker(store=cache),
+        )
+        # A replaced backend is not closed here: another thread may still be using it.
+        _backends[account.pk] = (key, backend, hooks)
+        return backend, hooks
+
+
+def close_backends() -> None:
+    """Close and forget every backend this process opened (shutdown, tests)."""
+    with _backends_lock:
+        entries = list(_backends.values())
+        _backends.clear()
+    for _key, backend, _hooks in entries:
+        backend.close()
+
+
+# ---------------------------------------------------------------- the call
+
+
+def metered_call(
+    account,
+    api: str,
+    images: list[bytes],
+    params: dict | None = None,
+    *,
+    camera_id: int | None = None,
+    request_id_prefix: str | None = None,
+) -> list[Batch]:
+    """Send ``images`` to ``api`` of ``account`` (a ``VendorAccount``), gated and
+    recorded; the batches are ``Backend.run``'s: which images each request carried and
+    its normalized result.
+
+    Raises ``RefusedLocally`` when the gate refuses (recorded as ``refused``, nothing
+    sent), or the client's typed error when the vendor call fails (every attempt
+    recorded). ``request_id_prefix`` makes the ledger ids deterministic (see the module
+    docstring); it should name one unit of work, such as one frame and one analysis.
+    """
+    backend, hooks = open_metered_backend(account)
+    if backend.name == "local" and api not in backend.apis():
+        raise Unsupported(
+            f"the local analyzer does not offer {api!r}; it offers {', '.join(backend.apis())}",
+            vendor="local",
+            api=api,
+        )
+    params = dict(params or {})
+    batches: list[Batch] = []
+    for number, indices in enumerate(backend.batches(api, len(images))):
+        chosen = [images[i] for i in indices]
+        with hooks.scope(
+            account=account,
+            camera_id=camera_id,
+            request_id_prefix=request_id_prefix,
+            batch=number,
+        ):
+            hooks.precheck(api, images=len(chosen))
+            if backend.name == "local":
+                result = _run_local(backend, hooks, api, chosen, params)
+            else:
+                result = _run_one(backend, api, chosen, params)
+        batches.append(Batch(indices, result))
+    return batches
+
+
+def _run_one(backend: Backend, api: str, images: list[bytes], params: dict) -> AnalysisResult:
+    """One request of the call: ``images`` already fit in a single batch."""
+    (batch,) = backend.run(api, images, params)
+    return batch.result
+
+
+def _run_local(
+    backend: Backend, hooks: MeteredHooks, api: str, images: list[bytes], params: dict
+) -> AnalysisResult:
+    """The local analyzer has no hooks of its own: report its one attempt the way the
+    vendor clients do."""
+    request_id = uuid.uuid4().hex
+    started_at = time.time()
+
+    def report(outcome: str, error_code: str = "", latency_ms: float = 0.0) -> None:
+        hooks.after(
+            Attempt(
+                vendor="local",
+                api=api,
+                request_id=request_id,
+                started_at=started_at,
+                latency_ms=latency_ms,
+                outcome=outcome,
+                error_code=error_code,
+                images=len(images),
+            )
+        )
+
+    try:
+        hooks.before("local", api, request_id)
+    except RefusedLocally as refusal:
+        report("refused", str(refusal.code or ""))
+        raise
+    start = time.perf_counter()
+    try:
+        result = _run_one(backend, api, images, params)
+    except BackendError as error:
+        report("vendor_error", error.kind, (time.perf_counter() - start) * 1000.0)
+        raise
+    report("success", "", (time.perf_counter() - start) * 1000.0)
+    return result

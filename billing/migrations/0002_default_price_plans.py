@@ -1,0 +1,181 @@
+"""Load the seeds' price plans (``billing.pricing.DEFAULT_PLANS``) as the first version of
+each vendor's plan, in force from 2000-01-01 (Asia/Shanghai), before any usage.
+
+The plans are frozen here as data (``pricing.plan_to_dict``) so this migration loads the
+same rows whatever later code says; ``tests/billing/test_bills.py`` checks they match.
+"""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.db import migrations
+
+EFFECTIVE_FROM = datetime(2000, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+NOTE = "Seed prices (产品价格; 3 计费说明), loaded by migration 0002"
+
+SEED_PLANS = {'baidu': {'vendor': 'baidu',
+           'name': 'Baidu Body Analysis (seed 产品价格)',
+           'apis': [{'api': 'body_analysis',
+                     'title': '人体关键点识别',
+                     'payg_tiers': [{'upper': 50000, 'price_per_thousand': '2.0'},
+                                    {'upper': 300000, 'price_per_thousand': '1.8'},
+                                    {'upper': 1000000, 'price_per_thousand': '1.6'},
+                                    {'upper': 3000000, 'price_per_thousand': '1.4'},
+                                    {'upper': None, 'price_per_thousand': '1.0'}],
+                     'free_calls_personal': 10000,
+                     'free_calls_enterprise': 50000,
+                     'bill_failed_calls': False,
+                     'package_specs': [],
+                     'qps_purchasable': True},
+                    {'api': 'body_attr',
+                     'title': '人体检测与属性识别',
+                     'payg_tiers': [{'upper': 50000, 'price_per_thousand': '2.0'},
+                                    {'upper': 300000, 'price_per_thousand': '1.8'},
+                                    {'upper': 1000000, 'price_per_thousand': '1.6'},
+                                    {'upper': 3000000, 'price_per_thousand': '1.4'},
+                                    {'upper': None, 'price_per_thousand': '1.0'}],
+                     'free_calls_personal': 10000,
+                     'free_calls_enterprise': 50000,
+                     'bill_failed_calls': False,
+                     'package_specs': [],
+                     'qps_purchasable': True},
+                    {'api': 'body_num',
+                     'title': '人流量统计',
+                     'payg_tiers': [{'upper': 50000, 'price_per_thousand': '2.0'},
+                                    {'upper': 300000, 'price_per_thousand': '1.8'},
+                                    {'upper': 1000000, 'price_per_thousand': '1.6'},
+                                    {'upper': 3000000, 'price_per_thousand': '1.4'},
+                                    {'upper': None, 'price_per_thousand': '1.0'}],
+                     'free_calls_personal': 10000,
+                     'free_calls_enterprise': 50000,
+                     'bill_failed_calls': False,
+                     'package_specs': [],
+                     'qps_purchasable': True},
+                    {'api': 'body_tracking',
+                     'title': '人流量统计(动态版)',
+                     'payg_tiers': [{'upper': 50000, 'price_per_thousand': '2.0'},
+                                    {'upper': 300000, 'price_per_thousand': '1.8'},
+                                    {'upper': 1000000, 'price_per_thousand': '1.6'},
+                                    {'upper': 3000000, 'price_per_thousand': '1.4'},
+                                    {'upper': None, 'price_per_thousand': '1.0'}],
+                     'free_calls_personal': 10000,
+                     'free_calls_enterprise': 50000,
+                     'bill_failed_calls': False,
+                     'package_specs': [],
+                     'qps_purchasable': False},
+                    {'api': 'body_seg',
+                     'title': '人像分割',
+                     'payg_tiers': [{'upper': 50000, 'price_per_thousand': '4.0'},
+                                    {'upper': 300000, 'price_per_thousand': '3.6'},
+                                    {'upper': 1000000, 'price_per_thousand': '3.2'},
+                                    {'upper': 3000000, 'price_per_thousand': '2.8'},
+                                    {'upper': None, 'price_per_thousand': '2.0'}],
+                     'free_calls_personal': 10000,
+                     'free_calls_enterprise': 50000,
+                     'bill_failed_calls': False,
+                     'package_specs': [],
+                     'qps_purchasable': True},
+                    {'api': 'gesture',
+                     'title': '手势识别',
+                     'payg_tiers': [{'upper': 50000, 'price_per_thousand': '2.0'},
+                                    {'upper': 300000, 'price_per_thousand': '1.8'},
+                                    {'upper': 1000000, 'price_per_thousand': '1.6'},
+                                    {'upper': 3000000, 'price_per_thousand': '1.4'},
+                                    {'upper': None, 'price_per_thousand': '1.0'}],
+                     'free_calls_personal': 10000,
+                     'free_calls_enterprise': 50000,
+                     'bill_failed_calls': False,
+                     'package_specs': [],
+                     'qps_purchasable': True},
+                    {'api': 'driver_behavior',
+                     'title': '驾驶行为分析',
+                     'payg_tiers': [{'upper': 300000, 'price_per_thousand': '2.0'},
+                                    {'upper': 1000000, 'price_per_thousand': '1.6'},
+                                    {'upper': 2000000, 'price_per_thousand': '1.2'},
+                                    {'upper': 5000000, 'price_per_thousand': '1.0'},
+                                    {'upper': None, 'price_per_thousand': '0.8'}],
+                     'free_calls_personal': 5000,
+                     'free_calls_enterprise': 10000,
+                     'bill_failed_calls': False,
+                     'package_specs': [{'calls': 300000, 'price': '500'},
+                                       {'calls': 1000000, 'price': '1200'},
+                                       {'calls': 2000000, 'price': '2000'},
+                                       {'calls': 5000000, 'price': '4000'},
+                                       {'calls': 10000000, 'price': '7000'}],
+                     'qps_purchasable': False},
+                    {'api': 'hand_analysis',
+                     'title': '手部关键点识别',
+                     'payg_tiers': [{'upper': None, 'price_per_thousand': '6.0'}],
+                     'free_calls_personal': 5000,
+                     'free_calls_enterprise': 10000,
+                     'bill_failed_calls': False,
+                     'package_specs': [{'calls': 50000, 'price': '275'},
+                                       {'calls': 100000, 'price': '500'},
+                                       {'calls': 300000, 'price': '1350'},
+                                       {'calls': 1000000, 'price': '4000'},
+                                       {'calls': 2000000, 'price': '7000'},
+                                       {'calls': 5000000, 'price': '15000'}],
+                     'qps_purchasable': False}],
+           'qps_tiers': [{'upper': 10, 'per_month': '500', 'per_day': '50'},
+                         {'upper': 50, 'per_month': '400', 'per_day': '40'},
+                         {'upper': 100, 'per_month': '300', 'per_day': '30'},
+                         {'upper': None, 'per_month': '200', 'per_day': '20'}],
+           'free_quota_days': 365,
+           'package_months': 12,
+           'qps_daily_limit': 50},
+ 'ctyun': {'vendor': 'ctyun',
+           'name': 'CTYun Safety Production public beta (seed 3 计费说明)',
+           'apis': [{'api': 'helmet',
+                     'title': '安全帽正确佩戴识别',
+                     'package_specs': [{'calls': 100000, 'price': '0'},
+                                       {'calls': 400000, 'price': '0'},
+                                       {'calls': 800000, 'price': '0'},
+                                       {'calls': 4000000, 'price': '0'},
+                                       {'calls': 8000000, 'price': '0'}],
+                     'free_calls_per_year': 10000},
+                    {'api': 'workwear',
+                     'title': '工作服识别',
+                     'package_specs': [{'calls': 100000, 'price': '0'},
+                                       {'calls': 400000, 'price': '0'},
+                                       {'calls': 800000, 'price': '0'},
+                                       {'calls': 4000000, 'price': '0'},
+                                       {'calls': 8000000, 'price': '0'}],
+                     'free_calls_per_year': 10000},
+                    {'api': 'fence',
+                     'title': '电子围栏',
+                     'package_specs': [{'calls': 100000, 'price': '0'},
+                                       {'calls': 400000, 'price': '0'},
+                                       {'calls': 800000, 'price': '0'},
+                                       {'calls': 4000000, 'price': '0'},
+                                       {'calls': 8000000, 'price': '0'}],
+                     'free_calls_per_year': 10000}],
+           'limited_time_free_apis': ['face_quality',
+                                      'liveness_shake',
+                                      'liveness_up',
+                                      'liveness_down',
+                                      'liveness_left',
+                                      'liveness_right',
+                                      'liveness_mouth',
+                                      'liveness_blink',
+                                      'fall',
+                                      'fight'],
+           'package_months': 12}}
+
+
+def load_seed_plans(apps, schema_editor):
+    PricePlan = apps.get_model("billing", "PricePlan")
+    for vendor, data in SEED_PLANS.items():
+        PricePlan.objects.get_or_create(
+            vendor=vendor, effective_from=EFFECTIVE_FROM, defaults={"data": data, "note": NOTE}
+        )
+
+
+def unload_seed_plans(apps, schema_editor):
+    PricePlan = apps.get_model("billing", "PricePlan")
+    PricePlan.objects.filter(effective_from=EFFECTIVE_FROM, note=NOTE).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [("billing", "0001_initial")]
+
+    operations = [migrations.RunPython(load_seed_plans, unload_seed_plans)]

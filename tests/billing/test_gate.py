@@ -1,0 +1,187 @@
+"""The quota gate: what refuses a call before it leaves, with which code."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from billing import pricing
+from billing.gate import QuotaGate, forget
+from billing.limiter import InProcessLimiter
+from billing.models import AccountStatus, Package, PricePlan, UsageRecord
+from monitoring.backends.base import RefusedLocally
+from monitoring.models import VendorAccount
+
+pytestmark = pytest.mark.django_db
+
+
+class FrozenClock:
+    now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def gate() -> QuotaGate:
+    clock = FrozenClock()
+    return QuotaGate(rate_limiter=InProcessLimiter(clock=clock, sleep=clock.sleep), qps_wait=0)
+
+
+@pytest.fixture
+def baidu():
+    return VendorAccount.objects.create(vendor="baidu", name="Baidu", api_key="a", secret_key="s")
+
+
+@pytest.fixture
+def ctyun():
+    return VendorAccount.objects.create(
+        vendor="ctyun",
+        name="CTYun",
+        api_key="a",
+        secret_key="s",
+        app_key="k",
+        free_quota_claimed_at=timezone.now() - timedelta(hours=3),
+    )
+
+
+def successes(account, api: str, count: int, *, outcome: str = "success") -> None:
+    at = timezone.now() - timedelta(hours=1)
+    UsageRecord.objects.bulk_create(
+        UsageRecord(
+            account=account, api=api, request_id=f"{outcome}-{n}", occurred_at=at, outcome=outcome
+        )
+        for n in range(count)
+    )
+
+
+def refusal(gate: QuotaGate, account, api: str, **kwargs) -> RefusedLocally:
+    with pytest.raises(RefusedLocally) as caught:
+        gate.check(account, api, **kwargs)
+    return caught.value
+
+
+def test_a_disabled_account_is_refused_whatever_the_vendor(gate, baidu):
+    local = VendorAccount.objects.create(vendor="local", name="Local", enabled=False)
+    baidu.enabled = False
+    baidu.save()
+    for account, api in ((baidu, "body_attr"), (local, "persons")):
+        refused = refusal(gate, account, api)
+        assert refused.code == "disabled"
+        assert "disabled" in str(refused)
+
+
+def test_an_account_in_arrears_may_still_use_its_unused_free_quota(gate, baidu):
+    # given a Baidu account in arrears whose free trial quota is in force and unused
+    baidu.free_quota_claimed_at = timezone.now() - timedelta(days=3)
+    baidu.save()
+    AccountStatus.objects.create(account=baidu, in_arrears=True, balance=Decimal("-5"))
+    # then the call goes ("欠费后...只能使用免费额度")
+    gate.check(baidu, "body_attr")
+
+
+def test_an_account_in_arrears_is_refused_once_its_free_quota_is_used_up(gate, baidu):
+    # given a personal claim (5,000 driver_behavior calls) used up, and arrears
+    baidu.free_quota_claimed_at = timezone.now() - timedelta(days=3)
+    baidu.save()
+    successes(baidu, "driver_behavior", 5_000)
+    AccountStatus.objects.create(account=baidu, in_arrears=True)
+    # then the call is refused for arrears, while another API's free quota still works
+    refused = refusal(gate, baidu, "driver_behavior")
+    assert refused.code == "arrears"
+    assert "top up" in refused.message
+    gate.check(baidu, "hand_analysis")
+
+
+def test_an_account_in_arrears_without_free_quota_is_refused_and_paying_lifts_it(gate, baidu):
+    status = AccountStatus.objects.create(account=baidu, in_arrears=True)
+    assert refusal(gate, baidu, "body_attr").code == "arrears"
+    # when the settlement finds the balance sufficient again
+    status.in_arrears = False
+    status.save()
+    # then the cached arrears are dropped at once and the call goes
+    gate.check(baidu, "body_attr")
+
+
+def test_ctyun_with_its_free_quota_used_and_no_package_is_refused_until_one_is_bought(gate, ctyun):
+    # given 10,000 successful helmet calls in this year's free quota and no package
+    successes(ctyun, "helmet", 10_000)
+    # then helmet is refused before anything leaves
+    refused = refusal(gate, ctyun, "helmet")
+    assert refused.code == "ctyun_quota"
+    assert "buy a package" in refused.message
+    # when a package is bought
+    now = timezone.now()
+    Package.objects.create(
+        account=ctyun,
+        api="helmet",
+        calls=100_000,
+        price=Decimal(0),
+        purchased_at=now - timedelta(minutes=1),
+        expires_at=now + timedelta(days=365),
+    )
+    # then helmet calls go again
+    gate.check(ctyun, "helmet")
+
+
+def test_ctyun_failed_calls_do_not_use_the_quota(gate, ctyun):
+    # given a plan whose workwear free quota is 100 calls a year
+    plan = pricing.DEFAULT_PLANS["ctyun"].replace_api("workwear", free_calls_per_year=100)
+    PricePlan.objects.create(
+        vendor="ctyun",
+        effective_from=timezone.now() - timedelta(days=1),
+        data=pricing.plan_to_dict(plan),
+    )
+    # when 100 calls failed ("Only successful calls count")
+    successes(ctyun, "workwear", 100, outcome="vendor_error")
+    # then the free quota is whole and the call goes
+    gate.check(ctyun, "workwear")
+    # while 100 successes use it up
+    successes(ctyun, "workwear", 100)
+    forget(ctyun.pk)
+    assert refusal(gate, ctyun, "workwear").code == "ctyun_quota"
+
+
+def test_ctyun_abilities_free_for_a_limited_time_need_no_quota(gate, ctyun):
+    ctyun.free_quota_claimed_at = None
+    ctyun.save()
+    gate.check(ctyun, "fall")
+    assert refusal(gate, ctyun, "fence").code == "ctyun_quota"
+
+
+def test_the_gate_refuses_for_qps_when_no_slot_frees_in_time(gate, baidu):
+    # given a Baidu pay-as-you-go account (10 QPS) and no patience
+    for _ in range(10):
+        gate.check(baidu, "body_attr")
+    # then the 11th call in the same second is refused for QPS
+    refused = refusal(gate, baidu, "body_attr")
+    assert refused.code == "qps"
+    # and another API has its own rate
+    gate.check(baidu, "body_num")
+
+
+def test_a_check_that_takes_no_slot_leaves_the_rate_alone(gate, baidu):
+    for _ in range(25):
+        gate.check(baidu, "body_attr", acquire=False)
+    for _ in range(10):
+        gate.check(baidu, "body_attr")
+
+
+def test_the_local_analyzer_is_never_refused_for_quota_or_rate(gate):
+    local = VendorAccount.objects.create(vendor="local", name="Local")
+    AccountStatus.objects.create(account=local, in_arrears=True)
+    for _ in range(50):
+        gate.check(local, "persons")
+
+
+def test_the_gate_caches_what_it_read_for_a_few_seconds(gate, ctyun, django_assert_num_queries):
+    gate.check(ctyun, "helmet")
+    # when checking again within the cache time, no query reaches the database
+    with django_assert_num_queries(0):
+        gate.check(ctyun, "helmet")
