@@ -2,9 +2,18 @@
 
 Anything published to a site's group with ``type: "live.event"`` reaches every browser
 of a user of that site; the consumer adds nothing and decides nothing.
+
+A browser that reconnects says which event it saw last (``?last_event_id=N`` in the URL,
+or a ``{"type": "resume", "last_event_id": N}`` message) and first gets the events of its
+sites it missed, in id order, or ``{"type": "resync", "last_event_id": M}`` when it
+missed too many to replay (see ``alerts.events.replay``). No event is sent twice on one
+connection. The protocol is described in docs/alerts.md.
 """
 
 from __future__ import annotations
+
+from collections import deque
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -14,6 +23,8 @@ from cameras import roles
 # Close codes in the 4000-4999 range are the application's own.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+# Ids of the events already sent on a connection that are remembered to skip duplicates.
+REMEMBERED_IDS = 2000
 
 
 def site_group(site_id: int) -> str:
@@ -27,6 +38,42 @@ def _allowed_site_ids(user) -> list[int] | None:
     return list(roles.sites_for(user).values_list("id", flat=True))
 
 
+@database_sync_to_async
+def _replay(site_ids: list[int], last_event_id: int):
+    from alerts.events import replay
+
+    return replay(site_ids, last_event_id)
+
+
+def _event_id(value) -> int | None:
+    """A resume point: a whole number >= 0 (as a number or text), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, int) and value >= 0:
+        return value
+    return None
+
+
+class _RecentIds:
+    """The last ``size`` ids seen, for membership tests."""
+
+    def __init__(self, size: int):
+        self._order: deque[int] = deque()
+        self._ids: set[int] = set()
+        self._size = size
+
+    def __contains__(self, value: int) -> bool:
+        return value in self._ids
+
+    def add(self, value: int) -> None:
+        self._order.append(value)
+        self._ids.add(value)
+        if len(self._order) > self._size:
+            self._ids.discard(self._order.popleft())
+
+
 class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
@@ -37,19 +84,57 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if site_ids is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
+        self.site_ids = site_ids
+        self.sent = _RecentIds(REMEMBERED_IDS)
         self.site_groups = [site_group(site_id) for site_id in site_ids]
+        # Joined before the replay: what is published meanwhile waits in the channel and
+        # is relayed after it, minus what the replay already sent.
         for group in self.site_groups:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         await self.send_json({"type": "hello", "sites": site_ids})
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        if "last_event_id" in query:
+            last_event_id = _event_id(query["last_event_id"][-1])
+            if last_event_id is None:
+                await self._bad_request("last_event_id must be a whole number")
+            else:
+                await self._resume(last_event_id)
 
     async def disconnect(self, code):
         for group in getattr(self, "site_groups", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive_json(self, content, **kwargs):
-        if content.get("type") == "ping":
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "ping":
             await self.send_json({"type": "pong"})
+        elif kind == "resume":
+            last_event_id = _event_id(content.get("last_event_id"))
+            if last_event_id is None:
+                await self._bad_request("last_event_id must be a whole number")
+            else:
+                await self._resume(last_event_id)
+        else:
+            await self._bad_request("unknown message type; send ping or resume")
 
     async def live_event(self, message):
-        await self.send_json(message["event"])
+        await self._relay(message["event"])
+
+    async def _resume(self, last_event_id: int) -> None:
+        replay = await _replay(self.site_ids, last_event_id)
+        if replay.resync:
+            await self.send_json({"type": "resync", "last_event_id": replay.last_event_id})
+        for event in replay.events:
+            await self._relay(event)
+
+    async def _relay(self, event: dict) -> None:
+        event_id = event.get("id")
+        if isinstance(event_id, int):
+            if event_id in self.sent:
+                return
+            self.sent.add(event_id)
+        await self.send_json(event)
+
+    async def _bad_request(self, detail: str) -> None:
+        await self.send_json({"type": "error", "detail": detail})

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from alerts.api import AlertViewSet, RuleViewSet
 from billing import api as billing_api
+from billing.budget_api import BudgetViewSet
 from cameras import roles
 from cameras.api import CameraAnalysisViewSet, CameraViewSet, RegionViewSet, SiteViewSet
 from monitoring.accounts_api import VendorAccountViewSet
@@ -23,6 +24,7 @@ router.register("packages", billing_api.PackageViewSet, basename="package")
 router.register("qps-orders", billing_api.QpsOrderViewSet, basename="qps-order")
 router.register("usage-imports", billing_api.UsageImportViewSet, basename="usage-import")
 router.register("bills", billing_api.BillViewSet, basename="bill")
+router.register("budgets", BudgetViewSet, basename="budget")
 router.register("rules", RuleViewSet, basename="rule")
 router.register("alerts", AlertViewSet, basename="alert")
 

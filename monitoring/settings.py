@@ -157,6 +157,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "cameras-delete-old-frames": {"task": "cameras.tasks.delete_old_frames", "schedule": 600.0},
     # Usage is rolled up and accounts settled every hour on the hour (seed `欠费处理`).
     "billing-roll-up-usage": {"task": "billing.tasks.roll_up_usage", "schedule": crontab(minute=0)},
+    "alerts-prune-live-events": {"task": "alerts.tasks.prune_live_events", "schedule": 600.0},
     "billing-settle-accounts": {
         "task": "billing.tasks.settle_accounts",
         "schedule": crontab(minute=0),

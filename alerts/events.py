@@ -1,0 +1,359 @@
+"""Live events: stored with an increasing id, sent to the site's channel group once the
+transaction that made them commits, replayed to browsers that reconnect, pruned.
+
+``publish`` is the one way to send something to browsers. The builders below give each
+event type its payload; ``replay`` answers a browser's ``last_event_id``.
+
+Every event reaches browsers as ``{"id": ..., "type": ..., "site": ..., "at": ..., ...}``
+(see docs/alerts.md for each type's fields).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.urls import reverse
+from django.utils import timezone
+
+from alerts.consumers import site_group
+from alerts.models import ALERT_EVENT_TYPES, Alert, EventType, LiveEvent
+
+logger = logging.getLogger(__name__)
+
+# A reconnecting browser gets at most this many missed events, none older than this;
+# beyond that it is told to reload (``resync``).
+REPLAY_LIMIT = getattr(settings, "LIVE_EVENTS_REPLAY_LIMIT", 500)
+REPLAY_MAX_AGE = timedelta(seconds=getattr(settings, "LIVE_EVENTS_REPLAY_SECONDS", 24 * 3600))
+# How long events are kept: frame overlays are frequent and soon superseded.
+KEEP_EVENTS = REPLAY_MAX_AGE
+KEEP_FRAME_EVENTS = timedelta(seconds=getattr(settings, "LIVE_EVENTS_FRAME_SECONDS", 3600))
+
+
+def publish(
+    site_id: int, type: str, payload: Mapping[str, Any], *, camera_id: int | None = None
+) -> LiveEvent:
+    """Store an event for ``site_id`` and send it to the site's browsers after commit.
+
+    Called inside a transaction, the event is stored with the change it describes and
+    sent only if that change commits. Sending never raises: a browser that missed it
+    gets it on reconnect.
+    """
+    now = timezone.now()
+    body = {"site": site_id, "at": now.isoformat(), **payload}
+    if camera_id is None and isinstance(payload.get("camera"), int):
+        camera_id = payload["camera"]
+    event = LiveEvent.objects.create(
+        site_id=site_id, camera_id=camera_id, type=str(type), payload=body, created_at=now
+    )
+    message = event.as_message()
+    transaction.on_commit(lambda: _send(site_id, message))
+    if type in ALERT_EVENT_TYPES:
+        transaction.on_commit(lambda: _enqueue_webhooks(event.pk))
+    return event
+
+
+def _send(site_id: int, message: dict) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(
+            site_group(site_id), {"type": "live.event", "event": message}
+        )
+    except Exception:
+        logger.exception("live event %s could not be sent to site %s", message["id"], site_id)
+
+
+def _enqueue_webhooks(event_id: int) -> None:
+    from alerts import tasks
+
+    try:
+        tasks.notify_webhooks.delay(event_id)
+    except Exception:
+        logger.exception("webhooks of live event %s could not be queued", event_id)
+
+
+# ---------------------------------------------------------------- payloads
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _username(user) -> str | None:
+    return user.get_username() if user is not None else None
+
+
+def evidence_url(alert: Alert) -> str | None:
+    """Where a signed-in user of the alert's site gets its overlay picture."""
+    if not alert.evidence:
+        return None
+    return reverse("alert-evidence", args=[alert.pk])
+
+
+def frame_url(frame) -> str | None:
+    if frame is None or not frame.image:
+        return None
+    try:
+        return frame.image.url
+    except ValueError:
+        return None
+
+
+def alert_payload(alert: Alert) -> dict[str, Any]:
+    """An alert as events and webhooks carry it."""
+    return {
+        "id": alert.pk,
+        "rule": alert.rule_id,
+        "rule_name": alert.rule.name,
+        "kind": alert.kind,
+        "site": alert.site_id,
+        "camera": alert.camera_id,
+        "camera_name": alert.camera.name,
+        "region": alert.region_id,
+        "region_name": alert.region.name if alert.region_id else None,
+        "status": alert.status,
+        "severity": alert.severity,
+        "title": alert.title,
+        "summary": alert.summary,
+        "opened_at": _iso(alert.opened_at),
+        "last_seen_at": _iso(alert.last_seen_at),
+        "count": alert.count,
+        "best_score": alert.best_score,
+        "findings": alert.findings,
+        "frame": alert.best_frame_id,
+        "frame_url": frame_url(alert.best_frame) if alert.best_frame_id else None,
+        "evidence_url": evidence_url(alert),
+        "acknowledged_by": _username(alert.acknowledged_by),
+        "acknowledged_at": _iso(alert.acknowledged_at),
+        "resolved_by": _username(alert.resolved_by),
+        "resolved_at": _iso(alert.resolved_at),
+        "resolution_note": alert.resolution_note,
+    }
+
+
+def publish_alert(alert: Alert, type: str, **extra: Any) -> LiveEvent:
+    """``alert.opened``, ``alert.updated``, ``alert.acknowledged`` or ``alert.resolved``."""
+    return publish(
+        alert.site_id,
+        type,
+        {"camera": alert.camera_id, "alert": alert_payload(alert), **extra},
+        camera_id=alert.camera_id,
+    )
+
+
+def _box(value) -> dict[str, float] | None:
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        left, top = value["left"], value["top"]
+        width, height = value["width"], value["height"]
+    else:
+        left, top, width, height = value.left, value.top, value.width, value.height
+    return {
+        "left": round(float(left), 1),
+        "top": round(float(top), 1),
+        "width": round(float(width), 1),
+        "height": round(float(height), 1),
+    }
+
+
+def _attributes(person) -> dict[str, Any]:
+    return {
+        name: {"value": attribute.value, "score": round(float(attribute.score), 3)}
+        for name, attribute in getattr(person, "attributes", {}).items()
+    }
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something a rule found wrong on a frame, for the overlay and the feed."""
+
+    rule_id: int
+    kind: str
+    severity: str
+    summary: str
+    findings: Sequence[Any] = field(default_factory=tuple)
+    alert_id: int | None = None
+    region_id: int | None = None
+
+
+def finding_payload(finding) -> dict[str, Any]:
+    return {
+        "label": finding.label,
+        "score": round(float(finding.score), 3),
+        "box": _box(finding.box),
+        "track_id": finding.track_id,
+    }
+
+
+def frame_analyzed_payload(
+    camera, frame, results: Iterable[Any], problems: Iterable[Problem] = ()
+) -> dict[str, Any]:
+    """What the live wall draws on a frame: persons and objects found, the camera's
+    regions in the frame's pixels, and what is wrong."""
+    from cameras.polygons import rescale
+
+    width, height = frame.width, frame.height
+    persons, objects = [], []
+    for result in results:
+        for person in result.persons:
+            persons.append(
+                {
+                    "box": _box(person.box),
+                    "score": round(float(person.score), 3),
+                    "track_id": person.track_id,
+                    "attributes": _attributes(person),
+                    "source": result.api,
+                }
+            )
+        for obj in result.objects:
+            objects.append(
+                {
+                    "label": obj.label,
+                    "box": _box(obj.box),
+                    "score": round(float(obj.score), 3),
+                    "source": result.api,
+                }
+            )
+        for driver in getattr(result, "drivers", []):
+            objects.append(
+                {
+                    "label": "driver",
+                    "box": _box(driver.box),
+                    "score": round(float(driver.score), 3),
+                    "source": result.api,
+                }
+            )
+    regions = [
+        {
+            "id": region.pk,
+            "name": region.name,
+            "kind": region.kind,
+            "points": rescale(
+                region.points, (region.frame_width, region.frame_height), (width, height)
+            ),
+        }
+        for region in camera.regions.all()
+    ]
+    return {
+        "camera": camera.pk,
+        "frame": frame.pk,
+        "frame_url": frame_url(frame),
+        "frame_size": [width, height],
+        "captured_at": _iso(frame.captured_at),
+        "persons": persons,
+        "objects": objects,
+        "regions": regions,
+        "problems": [
+            {
+                "rule": problem.rule_id,
+                "kind": problem.kind,
+                "severity": problem.severity,
+                "summary": problem.summary,
+                "region": problem.region_id,
+                "alert": problem.alert_id,
+                "findings": [finding_payload(finding) for finding in problem.findings],
+            }
+            for problem in problems
+        ],
+    }
+
+
+def publish_frame_analyzed(
+    camera, frame, results: Iterable[Any], problems: Iterable[Problem] = ()
+) -> LiveEvent:
+    """``frame.analyzed``: the overlay of one analysed frame."""
+    return publish(
+        camera.site_id,
+        EventType.FRAME_ANALYZED,
+        frame_analyzed_payload(camera, frame, results, problems),
+        camera_id=camera.pk,
+    )
+
+
+def publish_camera_status(camera) -> LiveEvent:
+    """``camera.status``: the camera's health as the capture service last found it."""
+    return publish(
+        camera.site_id,
+        EventType.CAMERA_STATUS,
+        {
+            "camera": camera.pk,
+            "camera_name": camera.name,
+            "health": camera.health,
+            "reason": camera.health_reason,
+            "changed_at": _iso(camera.health_changed_at),
+            "last_frame_at": _iso(camera.last_frame_at),
+        },
+        camera_id=camera.pk,
+    )
+
+
+# ---------------------------------------------------------------- catch-up and pruning
+
+
+@dataclass
+class Replay:
+    """What a reconnecting browser is sent: the events it missed, in id order, or (when
+    too many or too old) ``resync`` with the id to continue from after reloading."""
+
+    events: list[dict[str, Any]]
+    resync: bool = False
+    last_event_id: int | None = None
+
+
+def replay(site_ids: Sequence[int], last_event_id: int, *, now: datetime | None = None) -> Replay:
+    """The events of ``site_ids`` after ``last_event_id``, oldest first (nothing for 0:
+    a browser that has seen no event loads the current state through the API).
+
+    Of ``frame.analyzed`` events only each camera's latest is replayed: an overlay
+    replaces the one before. A resume point that no longer exists (pruned, or from
+    another database), older than the replay window, or followed by more than
+    ``REPLAY_LIMIT`` events yields ``resync``.
+    """
+    now = now or timezone.now()
+    if last_event_id <= 0:
+        return Replay([])
+    latest = LiveEvent.objects.aggregate(latest=Max("id"))["latest"] or 0
+    if last_event_id > latest:
+        return Replay([], resync=True, last_event_id=latest)
+    if last_event_id == latest:
+        return Replay([])
+    horizon = now - REPLAY_MAX_AGE
+    since = LiveEvent.objects.filter(id=last_event_id).values_list("created_at", flat=True).first()
+    if since is None or since < horizon:
+        return Replay([], resync=True, last_event_id=latest)
+    missed = LiveEvent.objects.filter(
+        site_id__in=site_ids, id__gt=last_event_id, created_at__gte=horizon
+    )
+    lasting = list(missed.exclude(type=EventType.FRAME_ANALYZED).order_by("id")[: REPLAY_LIMIT + 1])
+    if len(lasting) > REPLAY_LIMIT:
+        return Replay([], resync=True, last_event_id=latest)
+    frame_ids = (
+        missed.filter(type=EventType.FRAME_ANALYZED)
+        .values("camera_id")
+        .annotate(latest=Max("id"))
+        .values_list("latest", flat=True)
+    )
+    overlays = list(LiveEvent.objects.filter(id__in=list(frame_ids)))
+    events = sorted(lasting + overlays, key=lambda event: event.pk)
+    return Replay([event.as_message() for event in events])
+
+
+def prune(now: datetime | None = None) -> int:
+    """Delete events past the replay window (frame overlays sooner). Returns how many."""
+    now = now or timezone.now()
+    frames, _ = LiveEvent.objects.filter(
+        type=EventType.FRAME_ANALYZED, created_at__lt=now - KEEP_FRAME_EVENTS
+    ).delete()
+    others, _ = LiveEvent.objects.filter(created_at__lt=now - KEEP_EVENTS).delete()
+    return frames + others
