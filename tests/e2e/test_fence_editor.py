@@ -10,7 +10,7 @@ import random
 import pytest
 from django.core.files.base import ContentFile
 from django.core.management import call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 from PIL import Image, ImageDraw
 
 from cameras.management.commands.demo import DEMO_SITE
@@ -391,13 +391,17 @@ def test_the_browsers_checks_agree_with_the_servers(page, camera):
         [polygons, kinds, side, limits],
     )
 
-    on_server = [
-        [
-            region_errors(camera, kind=kind, points=points, width=side, height=side).get("points")
-            for points in polygons
+    # The page runs in English (the browser context's language): compare in English.
+    with translation.override("en"):
+        on_server = [
+            [
+                region_errors(camera, kind=kind, points=points, width=side, height=side).get(
+                    "points"
+                )
+                for points in polygons
+            ]
+            for kind in kinds
         ]
-        for kind in kinds
-    ]
     for kind, browser_reasons, server_reasons in zip(kinds, in_browser, on_server, strict=True):
         disagreements = [
             (points, mine, theirs)
