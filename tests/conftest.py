@@ -11,6 +11,8 @@ os.environ.setdefault("DJANGO_TEST_FAST_HASHER", "true")
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.test import override_settings
+from django.utils import translation
 
 from cameras import roles
 from cameras.models import Site
@@ -20,12 +22,21 @@ _counter = itertools.count()
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """Hashing a password the production way takes most of a second; tests make many."""
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher",
-        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
-    ]
+def _test_defaults():
+    """Fast password hashing (the production hasher takes most of a second and tests make
+    many users), and English outside requests: tests read messages in English unless a
+    request asks for another language through its Accept-Language header."""
+    with (
+        override_settings(
+            PASSWORD_HASHERS=[
+                "django.contrib.auth.hashers.MD5PasswordHasher",
+                "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+            ],
+            LANGUAGE_CODE="en",
+        ),
+        translation.override("en"),
+    ):
+        yield
 
 
 @pytest.fixture(autouse=True)
