@@ -356,3 +356,6 @@ def _valid_host(host: str) -> bool:
     except ValueError:
         return bool(_HOSTNAME.match(host))
     return True
+
+
+from monitoring.analysis_models import *  # noqa: E402, F403

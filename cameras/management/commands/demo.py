@@ -13,6 +13,7 @@ from django.db import transaction
 from cameras import roles
 from cameras.demo_data import add_demo_cameras
 from cameras.models import Site
+from monitoring.demo_data import add_demo_analyses
 
 DEMO_SITE = "Demo site · 演示工地"
 DEMO_USERS = [
@@ -59,4 +60,4 @@ class Command(BaseCommand):
 
 # Each part of the product adds its demo data (cameras, fences, rules) through a hook
 # taking the demo site and an output stream; they run in this order on every start.
-DEMO_HOOKS: list = [add_demo_cameras]
+DEMO_HOOKS: list = [add_demo_cameras, add_demo_analyses]

@@ -1,0 +1,189 @@
+"""The Celery side of the pipeline: the capture hooks queue a frame once it is committed,
+the task is thin, late-acknowledged and retries only infrastructure errors, and the
+periodic task resolves quiet alerts only where data comes in."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+from django.db import OperationalError
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+
+from alerts.models import Alert, AlertStatus, EventType, LiveEvent
+from billing.metered import close_backends
+from cameras import capture
+from cameras.capture import CaptureService, Grab
+from cameras.frames import store_frame
+from monitoring import pipeline, tasks
+from monitoring.analysis_models import AnalysisState
+from monitoring.backends.base import BackendError, CircuitOpen, ServiceError
+from monitoring.celery import app
+from tests.pipeline import (
+    RecordedAnalyzer,
+    add_analysis,
+    add_fence,
+    add_rule,
+    at,
+    install_analyzer,
+    jpeg,
+    make_camera,
+    store,
+)
+
+pytestmark = [pytest.mark.django_db, pytest.mark.timeout(60)]
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def analyzer(monkeypatch):
+    close_backends()
+    fake = RecordedAnalyzer()
+    install_analyzer(monkeypatch, fake)
+    yield fake
+    close_backends()
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """Frame ids handed to the broker, instead of a broker."""
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.analyze_frame_task, "delay", lambda frame_id: sent.append(frame_id))
+    return sent
+
+
+# ---------------------------------------------------------------- hooks
+
+
+def test_given_the_app_is_ready_then_the_pipeline_listens_to_stored_frames_and_camera_health():
+    assert any(hook.__module__ == "monitoring.apps" for hook in capture.FRAME_HOOKS)
+    assert any(hook.__module__ == "monitoring.apps" for hook in capture.HEALTH_HOOKS)
+
+
+def test_given_capture_stores_a_frame_when_it_commits_then_its_analysis_is_queued(
+    queued, django_capture_on_commit_callbacks
+):
+    camera = make_camera()
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        frame = CaptureService().handle(Grab(camera.pk, 0, at(0), jpeg=jpeg()))
+        # Not before the row is committed: a worker could not load it yet
+        assert queued == []
+    for callback in callbacks:
+        callback()
+
+    assert frame is not None and queued == [frame.pk]
+
+
+def test_given_an_unreachable_broker_when_a_frame_is_queued_then_capture_goes_on_and_logs_it(
+    monkeypatch, caplog
+):
+    def refuse(frame_id):
+        raise BrokerError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.analyze_frame_task, "delay", refuse)
+    with caplog.at_level(logging.ERROR, logger="monitoring.tasks"):
+        assert tasks.send_analysis(42) is False
+    assert "frame 42: could not queue its analysis" in caplog.text
+
+
+def test_given_a_camera_whose_health_changes_then_browsers_get_its_health_and_analysis_status():
+    camera = make_camera()
+    camera.health, camera.health_reason = "offline", "no frame for 9 s"
+    camera.save()
+
+    for hook in capture.HEALTH_HOOKS:
+        hook(camera)
+
+    event = LiveEvent.objects.get(type=EventType.CAMERA_STATUS)
+    assert event.payload["health"] == "offline" and event.payload["reason"] == "no frame for 9 s"
+    assert event.payload["analysis"] == "available" and event.payload["camera"] == camera.pk
+
+
+# ---------------------------------------------------------------- the task
+
+
+def test_given_the_analysis_task_then_it_acks_late_is_given_back_on_worker_loss_and_retries_few():
+    task = tasks.analyze_frame_task
+    assert task.acks_late is True and task.reject_on_worker_lost is True
+    assert OperationalError in task.autoretry_for and BrokerError in task.autoretry_for
+    assert 0 < task.max_retries <= 10
+    # Vendor failures are the pipeline's: never retried by Celery
+    assert not any(issubclass(error, BackendError) for error in task.autoretry_for)
+    assert not issubclass(CircuitOpen, tasks.TRANSIENT_ERRORS)
+    assert not issubclass(ServiceError, tasks.TRANSIENT_ERRORS)
+
+
+def test_given_a_fresh_frame_when_the_task_runs_then_the_pipeline_analyses_it(analyzer):
+    camera = make_camera()
+    add_analysis(camera, "persons")
+    frame = store_frame(camera, jpeg(), timezone.now())
+
+    result = tasks.analyze_frame_task.apply(args=[frame.pk])
+
+    assert result.get() == "analyzed"
+    assert [call[0] for call in analyzer.calls] == ["persons"]
+
+
+def test_given_a_frame_that_no_longer_exists_when_its_task_runs_then_it_does_nothing():
+    assert tasks.analyze_frame_task.apply(args=[987654]).get() == "missing"
+
+
+def test_given_a_database_connection_dropped_once_then_the_task_is_retried_and_succeeds(
+    monkeypatch,
+):
+    attempts = []
+
+    def flaky(frame_id, **kwargs):
+        attempts.append(frame_id)
+        if len(attempts) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return pipeline.FrameOutcome(frame_id, "analyzed")
+
+    monkeypatch.setattr(pipeline, "analyze_frame", flaky)
+
+    result = tasks.analyze_frame_task.apply(args=[7])
+
+    assert result.get() == "analyzed"
+    assert attempts == [7, 7]
+
+
+# ---------------------------------------------------------------- quiet alerts
+
+
+def test_given_quiet_alerts_then_they_resolve_except_where_analysis_is_unavailable(
+    analyzer,
+):
+    # Given two cameras with an alert each, last seen a minute ago
+    cameras = [make_camera(), make_camera()]
+    for camera in cameras:
+        fence = add_fence(camera)
+        add_rule(camera, region=fence, consecutive_frames=1, clear_after_seconds=30)
+        add_analysis(camera, "persons")
+        pipeline.analyze_frame(store(camera, 0).pk, now=at(0.1))
+    assert Alert.objects.filter(status=AlertStatus.OPEN).count() == 2
+    # And the second camera's analysis is unavailable (its vendor is down)
+    AnalysisState.objects.filter(analysis__camera=cameras[1]).update(
+        available=False, reason="vendor unavailable"
+    )
+
+    # When quiet alerts are resolved a minute later
+    resolved = pipeline.resolve_stale_alerts(now=at(0) + timedelta(seconds=60))
+
+    # Then only the camera that has data got its alert resolved
+    assert resolved == 1
+    statuses = dict(Alert.objects.values_list("camera_id", "status"))
+    assert statuses == {cameras[0].pk: AlertStatus.RESOLVED, cameras[1].pk: AlertStatus.OPEN}
+
+
+def test_given_the_beat_schedule_of_the_pipeline_then_its_tasks_exist_in_the_celery_app():
+    app.loader.import_default_modules()
+    for entry in tasks.BEAT_SCHEDULE.values():
+        assert entry["task"] in app.tasks
+        assert 0 < entry["schedule"] <= 60
