@@ -63,7 +63,7 @@ from .base import (
     Unsupported,
     call_with_retries,
 )
-from .geometry import Polygon, parse_area
+from .geometry import Polygon, is_point, parse_area
 from .images import BAIDU, PreparedImage, prepare_image
 
 __all__ = [
@@ -607,7 +607,7 @@ def _polygons(value: Any) -> list[Polygon]:
             raise BadRequest(f"area: {error}", vendor=VENDOR) from None
     try:
         items = list(value)
-        if items and _is_point(items[0]):
+        if items and is_point(items[0]):
             items = [items]
         polygons = [[(float(x), float(y)) for x, y in polygon] for polygon in items]
     except (TypeError, ValueError):
@@ -620,15 +620,6 @@ def _polygons(value: Any) -> list[Polygon]:
         if len(polygon) < 3:
             raise BadRequest(f"area polygon {index}: needs at least 3 points", vendor=VENDOR)
     return polygons
-
-
-def _is_point(item: Any) -> bool:
-    return (
-        isinstance(item, Sequence)
-        and not isinstance(item, str)
-        and len(item) == 2
-        and all(isinstance(c, int | float) and not isinstance(c, bool) for c in item)
-    )
 
 
 def _area_text(

@@ -29,7 +29,7 @@ import json
 import math
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,7 +54,7 @@ from monitoring.backends.base import (
     Unsupported,
     call_with_retries,
 )
-from monitoring.backends.geometry import parse_area
+from monitoring.backends.geometry import is_point, parse_area
 from monitoring.backends.images import ImageLimits, PreparedImage, decode_image, prepare_image
 
 VENDOR = "baidu_private"
@@ -229,12 +229,12 @@ def _area_polygons(value: Any) -> list[list[tuple[float, float]]]:
     if isinstance(value, str):
         return parse_area(value)
     items = list(value)
-    if items and _is_point(items[0]):
+    if items and is_point(items[0]):
         items = [items]
     polygons = []
     for index, polygon in enumerate(items, start=1):
         polygon = list(polygon)
-        if polygon and _is_point(polygon[0]):
+        if polygon and is_point(polygon[0]):
             points = [(float(x), float(y)) for x, y in polygon]
         else:
             numbers = [float(v) for v in polygon]
@@ -245,15 +245,6 @@ def _area_polygons(value: Any) -> list[list[tuple[float, float]]]:
             raise ValueError(f"area polygon {index}: needs at least 3 finite points")
         polygons.append(points)
     return polygons
-
-
-def _is_point(item: Any) -> bool:
-    return (
-        isinstance(item, Sequence)
-        and not isinstance(item, str)
-        and len(item) == 2
-        and all(isinstance(c, int | float) and not isinstance(c, bool) for c in item)
-    )
 
 
 def _area_in_sent_frame(

@@ -74,3 +74,13 @@ def point_in_polygon(pt: Point, poly: Sequence[Point]) -> bool:
                 inside = not inside
         previous = current
     return inside
+
+
+def is_point(item: object) -> bool:
+    """An ``(x, y)`` pair of plain numbers (not text, not booleans)."""
+    return (
+        isinstance(item, Sequence)
+        and not isinstance(item, str)
+        and len(item) == 2
+        and all(isinstance(c, int | float) and not isinstance(c, bool) for c in item)
+    )
