@@ -13,7 +13,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -320,8 +321,10 @@ class Budget(models.Model):
         verbose_name = _("budget")
         verbose_name_plural = _("budgets")
         constraints = [
+            # One budget per site and per camera; a NULL camera (the whole site) counts as
+            # one value, on SQLite too (which has no NULLS NOT DISTINCT).
             models.UniqueConstraint(
-                fields=["site", "camera_id"], name="budget_unique_scope", nulls_distinct=False
+                "site", Coalesce("camera_id", Value(0)), name="budget_unique_scope"
             )
         ]
 

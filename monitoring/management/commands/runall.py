@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -62,6 +63,23 @@ EXTRA_PROCESSES: list[tuple[str, list[str]]] = [
 ]
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to send SIGTERM to this process when its parent dies, so that nothing
+    is left running if the supervisor (or whatever started it) is killed outright."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the supervisor's own stop still applies
+        pass
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
+
+
 def _signal_group(child: subprocess.Popen, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(child.pid, signum)
@@ -94,6 +112,7 @@ class Supervisor:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
             self.children[name] = child
             colour = COLOURS[index % len(COLOURS)]
@@ -142,6 +161,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, host, port, redis_url, **options):
+        if port_in_use(host, port):
+            raise CommandError(
+                f"{host}:{port} is already in use: is the dashboard already running? "
+                "Stop it first, or choose another --port."
+            )
+        _die_with_parent()
         env = os.environ.copy()
         env.setdefault("PYTHONUNBUFFERED", "1")
         redis_server = None
