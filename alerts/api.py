@@ -13,9 +13,8 @@ from django.http import FileResponse, Http404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
-from rest_framework import permissions, renderers, serializers, status, viewsets
+from rest_framework import permissions, renderers, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
 from alerts import events, lifecycle
@@ -30,6 +29,7 @@ from alerts.models import (
 )
 from cameras import roles
 from cameras.models import Camera, Region
+from monitoring.apiutils import MAX_ID, Conflict, parse_id
 
 ACKNOWLEDGE_ACTIONS = {"acknowledge", "resolve", "note"}
 
@@ -59,12 +59,6 @@ class CanAcknowledge(permissions.BasePermission):
         if getattr(view, "action", None) in ACKNOWLEDGE_ACTIONS:
             return request.user.has_perm(roles.ACKNOWLEDGE)
         return True
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = _("The current state does not allow this change.")
-    default_code = "conflict"
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -153,9 +147,10 @@ class RuleViewSet(viewsets.ModelViewSet):
         for name, lookup in (("camera", "camera"), ("site", "camera__site")):
             value = params.get(name)
             if value is not None:
-                if not value.isdigit():
+                number = parse_id(value)
+                if number is None:
                     raise serializers.ValidationError({name: _("A whole number is required.")})
-                rules = rules.filter(**{lookup: int(value)})
+                rules = rules.filter(**{lookup: number})
         if params.get("kind"):
             rules = rules.filter(kind=params["kind"])
         if params.get("enabled") in {"true", "false"}:
@@ -259,9 +254,9 @@ class AlertFilterSerializer(serializers.Serializer):
         choices=Severity.choices, required=False, help_text=_("One or more, repeated.")
     )
     kind = serializers.ChoiceField(choices=RULE_KIND_CHOICES, required=False)
-    camera = serializers.IntegerField(required=False, min_value=1)
-    site = serializers.IntegerField(required=False, min_value=1)
-    rule = serializers.IntegerField(required=False, min_value=1)
+    camera = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    site = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    rule = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     opened_after = serializers.DateTimeField(
         required=False, help_text=_("Opened at or after this moment.")
     )

@@ -44,6 +44,7 @@ from billing.models import Budget, BudgetAction
 from cameras import roles
 from cameras.api import SitePrimaryKeyField
 from cameras.models import Camera
+from monitoring.apiutils import id_filter
 
 # --------------------------------------------------------------------------- access
 
@@ -193,18 +194,6 @@ class BudgetSerializer(serializers.ModelSerializer):
 # --------------------------------------------------------------------------- view set
 
 
-def _id_filter(request, name: str) -> int | None:
-    value = request.query_params.get(name)
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise serializers.ValidationError(
-            {name: [_("Give the id of a %(name)s, a whole number.") % {"name": name}]}
-        ) from None
-
-
 @extend_schema_view(
     list=extend_schema(
         summary=gettext_lazy("List the budgets of your sites with this month's status"),
@@ -235,10 +224,10 @@ class BudgetViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         budgets = Budget.objects.filter(site__in=roles.sites_for(self.request.user))
-        site = _id_filter(self.request, "site")
+        site = id_filter(self.request, "site")
         if site is not None:
             budgets = budgets.filter(site_id=site)
-        camera = _id_filter(self.request, "camera")
+        camera = id_filter(self.request, "camera")
         if camera is not None:
             budgets = budgets.filter(camera_id=camera)
         return budgets.select_related("site").order_by(

@@ -49,6 +49,7 @@ from cameras.forms import analysis_errors, sample_interval_error, source_url_err
 from cameras.history import record_change, snapshot
 from cameras.models import Camera, CameraAnalysis, Frame, Region, RegionKind, Site
 from cameras.polygons import NON_FIELD, region_errors
+from monitoring.apiutils import id_filter, parse_id
 from monitoring.models import VendorAccount
 
 # --------------------------------------------------------------------------- access
@@ -94,18 +95,6 @@ class SitePrimaryKeyField(serializers.PrimaryKeyRelatedField):
 
     def get_queryset(self):
         return roles.sites_for(_request_user(self))
-
-
-def _id_filter(request, name: str) -> int | None:
-    value = request.query_params.get(name)
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise serializers.ValidationError(
-            {name: [_("Give the id of a %(name)s, a whole number.") % {"name": name}]}
-        ) from None
 
 
 def _site_filter_parameter() -> OpenApiParameter:
@@ -360,7 +349,7 @@ class CameraViewSet(HistoryMixin, viewsets.ModelViewSet):
 
     def get_queryset(self):
         cameras = scoped_cameras(self.request.user)
-        site = _id_filter(self.request, "site")
+        site = id_filter(self.request, "site")
         if site is not None:
             cameras = cameras.filter(site_id=site)
         return cameras
@@ -393,9 +382,10 @@ class CameraViewSet(HistoryMixin, viewsets.ModelViewSet):
         wanted = request.query_params.get("frame")
         if wanted:
             # A given frame (the one an overlay was computed on), still kept.
-            if not wanted.isdigit():
+            number = parse_id(wanted)
+            if number is None:
                 raise NotFound(_("No such frame of this camera."))
-            frame = camera.frames.filter(pk=int(wanted)).first()
+            frame = camera.frames.filter(pk=number).first()
             if frame is None:
                 raise NotFound(_("No such frame of this camera."))
         else:
@@ -503,10 +493,10 @@ class CameraAnalysisViewSet(HistoryMixin, viewsets.ModelViewSet):
         analyses = CameraAnalysis.objects.filter(
             camera__site__in=roles.sites_for(self.request.user)
         ).select_related("account", "camera")
-        site = _id_filter(self.request, "site")
+        site = id_filter(self.request, "site")
         if site is not None:
             analyses = analyses.filter(camera__site_id=site)
-        camera = _id_filter(self.request, "camera")
+        camera = id_filter(self.request, "camera")
         if camera is not None:
             analyses = analyses.filter(camera_id=camera)
         return analyses.order_by("camera_id", "api", "pk")
@@ -654,10 +644,10 @@ class RegionViewSet(HistoryMixin, viewsets.ModelViewSet):
 
     def get_queryset(self):
         regions = Region.objects.filter(camera__site__in=roles.sites_for(self.request.user))
-        site = _id_filter(self.request, "site")
+        site = id_filter(self.request, "site")
         if site is not None:
             regions = regions.filter(camera__site_id=site)
-        camera = _id_filter(self.request, "camera")
+        camera = id_filter(self.request, "camera")
         if camera is not None:
             regions = regions.filter(camera_id=camera)
         return regions.order_by("camera_id", "name", "pk")

@@ -12,6 +12,7 @@ import copy
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -19,6 +20,7 @@ from rest_framework import permissions, serializers, viewsets
 from rest_framework.settings import api_settings
 
 from cameras import roles
+from monitoring.apiutils import Conflict
 from monitoring.models import SECRET_FIELDS, VendorAccount
 
 
@@ -147,3 +149,14 @@ class VendorAccountViewSet(viewsets.ModelViewSet):
     queryset = VendorAccount.objects.order_by("name")
     serializer_class = VendorAccountSerializer
     permission_classes = [permissions.IsAuthenticated, CanConfigure]
+
+    def perform_destroy(self, instance):
+        try:
+            instance.delete()
+        except ProtectedError:
+            raise Conflict(
+                _(
+                    "Cameras analyse with this account, and its usage and bills refer to it: "
+                    "disable it instead."
+                )
+            ) from None
