@@ -213,6 +213,15 @@ def frame_analyzed_payload(
                     "score": round(float(person.score), 3),
                     "track_id": person.track_id,
                     "attributes": _attributes(person),
+                    "keypoints": [
+                        {
+                            "name": point.name,
+                            "x": round(float(point.x), 1),
+                            "y": round(float(point.y), 1),
+                            "score": round(float(point.score), 3),
+                        }
+                        for point in person.keypoints
+                    ],
                     "source": result.api,
                 }
             )

@@ -128,6 +128,7 @@ def test_frame_analyzed_carries_boxes_regions_in_frame_pixels_and_what_is_wrong(
             "score": 0.91,
             "track_id": 4,
             "attributes": {},
+            "keypoints": [],
             "source": "body_attr",
         }
     ]
@@ -240,3 +241,19 @@ def test_prune_drops_overlays_after_an_hour_and_the_rest_after_the_window(site_a
     assert events.prune(now) == 2
 
     assert list(LiveEvent.objects.values_list("pk", flat=True)) == [alert.pk]
+
+
+def test_a_frame_analyzed_event_carries_the_persons_keypoints_for_the_overlay(camera, make_frame):
+    from alerts.events import frame_analyzed_payload
+    from monitoring.backends.base import Keypoint
+
+    person = Person(
+        box=Box(10, 20, 30, 60),
+        score=0.9,
+        keypoints=[Keypoint("nose", 25.0, 25.0, 0.8), Keypoint("left_ankle", 20.0, 78.0, 0.4)],
+    )
+    result = AnalysisResult(vendor="baidu", api="body_analysis", persons=[person])
+    payload = frame_analyzed_payload(camera, make_frame(camera), [result])
+    keypoints = payload["persons"][0]["keypoints"]
+    assert keypoints[0] == {"name": "nose", "x": 25.0, "y": 25.0, "score": 0.8}
+    assert [point["name"] for point in keypoints] == ["nose", "left_ankle"]
