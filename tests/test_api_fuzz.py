@@ -21,6 +21,8 @@ import pytest
 import schemathesis
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.core.signals import request_started
+from django.db import close_old_connections
 from django.utils import timezone, translation
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
@@ -102,6 +104,16 @@ schema.hook("flatmap_path_parameters")(_existing_ids)
 @pytest.fixture(autouse=True)
 def fuzz_data(db):
     _fuzz_data()
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """Requests go straight to the WSGI application, which closes database connections
+    that are not in autocommit when a request starts: inside a test's transaction that
+    would close PostgreSQL's. Django's own test client switches this off the same way."""
+    request_started.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
 
 
 def test_schema_is_the_served_one():
