@@ -10,7 +10,10 @@ Every event reaches browsers as ``{"id": ..., "type": ..., "site": ..., "at": ..
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -66,11 +69,48 @@ def _send(site_id: int, message: dict) -> None:
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(
-            site_group(site_id), {"type": "live.event", "event": message}
-        )
+        group, body = site_group(site_id), {"type": "live.event", "event": message}
+        if _keeps_connections(layer):
+            _sender_loop().run(layer.group_send(group, body))
+        else:
+            async_to_sync(layer.group_send)(group, body)
     except Exception:
         logger.exception("live event %s could not be sent to site %s", message["id"], site_id)
+
+
+def _keeps_connections(layer) -> bool:
+    """Redis layers keep their connections per event loop: ``async_to_sync`` runs each
+    call on a new loop, which opened (and closed) a Redis connection per event. Those
+    layers send from one long-lived loop instead; others (in-memory) as before."""
+    return type(layer).__module__.startswith("channels_redis.")
+
+
+class _SenderLoop:
+    """An event loop on a daemon thread of this process, for sending events."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        thread = threading.Thread(
+            target=self.loop.run_forever, name="live-events-sender", daemon=True
+        )
+        thread.start()
+
+    def run(self, coroutine) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+
+_sender: _SenderLoop | None = None
+_sender_lock = threading.Lock()
+
+
+def _sender_loop() -> _SenderLoop:
+    """This process' sender loop (a forked child starts its own: threads do not fork)."""
+    global _sender
+    with _sender_lock:
+        if _sender is None or _sender.pid != os.getpid():
+            _sender = _SenderLoop()
+        return _sender
 
 
 def _enqueue_webhooks(event_id: int) -> None:
