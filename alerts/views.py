@@ -400,6 +400,17 @@ def _refusal(refusal: lifecycle.AlertTransitionError) -> str:
     }.get(refusal.code, _("The alert's current state does not allow this change."))
 
 
+def _change(request, alert, change, form, done: str):
+    """Apply a lifecycle change with the form's note; say how it went on the detail page."""
+    try:
+        change(alert, request.user, form.cleaned_data["note"])
+    except lifecycle.AlertTransitionError as refusal:
+        messages.error(request, _refusal(refusal))
+    else:
+        messages.success(request, done)
+    return redirect("alerts:detail", pk=alert.pk)
+
+
 @require_POST
 @watch_required
 @acknowledge_required
@@ -409,13 +420,7 @@ def alert_acknowledge(request, pk: int):
     if not form.is_valid():
         messages.error(request, " ".join(form.errors.get("note", [])))
         return redirect("alerts:detail", pk=alert.pk)
-    try:
-        lifecycle.acknowledge(alert, request.user, form.cleaned_data["note"])
-    except lifecycle.AlertTransitionError as refusal:
-        messages.error(request, _refusal(refusal))
-    else:
-        messages.success(request, _("Alert acknowledged."))
-    return redirect("alerts:detail", pk=alert.pk)
+    return _change(request, alert, lifecycle.acknowledge, form, _("Alert acknowledged."))
 
 
 @require_POST
@@ -426,13 +431,7 @@ def alert_resolve(request, pk: int):
     form = ResolveForm(request.POST)
     if not form.is_valid():
         return _detail_page(request, alert, resolve_form=form)
-    try:
-        lifecycle.resolve(alert, request.user, form.cleaned_data["note"])
-    except lifecycle.AlertTransitionError as refusal:
-        messages.error(request, _refusal(refusal))
-    else:
-        messages.success(request, _("Alert resolved."))
-    return redirect("alerts:detail", pk=alert.pk)
+    return _change(request, alert, lifecycle.resolve, form, _("Alert resolved."))
 
 
 @require_POST
@@ -443,13 +442,7 @@ def alert_note(request, pk: int):
     form = NoteForm(request.POST)
     if not form.is_valid():
         return _detail_page(request, alert, note_form=form)
-    try:
-        lifecycle.add_note(alert, request.user, form.cleaned_data["note"])
-    except lifecycle.AlertTransitionError as refusal:
-        messages.error(request, _refusal(refusal))
-    else:
-        messages.success(request, _("Note added."))
-    return redirect("alerts:detail", pk=alert.pk)
+    return _change(request, alert, lifecycle.add_note, form, _("Note added."))
 
 
 # --------------------------------------------------------------------------- rules
