@@ -27,6 +27,7 @@ import contextlib
 import io
 import json
 import os
+import secrets
 import queue
 import shutil
 import signal
@@ -139,7 +140,11 @@ class Services:
             DATABASE_URL=database_url,
             REDIS_URL=redis_url,
             MEDIA_ROOT=str(self.media),
-            DJANGO_DEBUG="true",
+            # Production settings: DEBUG off (no query log), plain HTTP on loopback.
+            DJANGO_DEBUG="false",
+            DJANGO_SECRET_KEY=secrets.token_urlsafe(48),
+            DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+            DJANGO_SECURE_SSL_REDIRECT="false",
             LOG_LEVEL="WARNING",
         )
         (self.folder / "instant_worker_app.py").write_text(INSTANT_WORKER_APP)

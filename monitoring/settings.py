@@ -155,6 +155,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Workers keep their database connections across tasks (monitoring/celery.py).
+CELERY_DB_REUSE_MAX = 2**62
 CELERY_BEAT_SCHEDULE: dict = {
     "cameras-delete-old-frames": {"task": "cameras.tasks.delete_old_frames", "schedule": 600.0},
     # Usage is rolled up and accounts settled every hour on the hour (seed `欠费处理`).

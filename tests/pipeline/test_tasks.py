@@ -187,3 +187,67 @@ def test_given_the_beat_schedule_of_the_pipeline_then_its_tasks_exist_in_the_cel
     for entry in tasks.BEAT_SCHEDULE.values():
         assert entry["task"] in app.tasks
         assert 0 < entry["schedule"] <= 60
+
+
+# ---------------------------------------------------------------- database connections
+
+
+class _Request:
+    is_eager = False
+
+
+class _Task:
+    request = _Request()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_keeps_its_database_connection_from_task_to_task():
+    from celery.fixups.django import DjangoWorkerFixup
+    from django.db import connection
+
+    from monitoring.celery import close_old_connections
+
+    # Given a worker whose connection is open
+    connection.ensure_connection()
+    opened = connection.connection
+    # When tasks start and end (Celery's own fix-up and ours, as the worker runs them)
+    fixup = DjangoWorkerFixup(app)
+    for _task in range(3):
+        fixup.on_task_prerun(sender=_Task())
+        close_old_connections(sender=_Task())
+        fixup.on_task_postrun(sender=_Task())
+        close_old_connections(sender=_Task())
+    # Then the same connection serves the next task
+    assert connection.connection is opened
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_drops_a_connection_past_its_age_or_broken_between_tasks():
+    import time
+
+    from django.db import connection
+
+    from monitoring.celery import close_old_connections
+
+    # Given a connection older than CONN_MAX_AGE
+    connection.ensure_connection()
+    connection.close_at = time.monotonic() - 1
+    close_old_connections(sender=_Task())
+    # Then it is closed before the next task, which opens a new one
+    assert connection.connection is None
+    # Given a connection that broke during a task (the server went away)
+    connection.ensure_connection()
+    connection.errors_occurred = True
+    connection.connection.close()
+    close_old_connections(sender=_Task())
+    assert connection.connection is None
+    # And an eager task (run inside the caller) leaves the caller's connection alone
+    connection.ensure_connection()
+    connection.close_at = time.monotonic() - 1
+
+    class Eager:
+        class request:
+            is_eager = True
+
+    close_old_connections(sender=Eager())
+    assert connection.connection is not None
