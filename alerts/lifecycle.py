@@ -201,7 +201,9 @@ def _update(alert: Alert, decision, frame, results, calls, now) -> Alert | None:
         evidence_name = _store_evidence(
             alert.rule, alert.camera, alert.region, decision, frame, results, now
         )
-    with transaction.atomic():
+    # Nothing in here is caught and gone past: inside the caller's transaction (the
+    # pipeline's, per rule and frame) no savepoint is needed.
+    with transaction.atomic(savepoint=False):
         current = (
             Alert.objects.select_for_update(of=("self",))
             .filter(pk=alert.pk, status__in=UNRESOLVED)

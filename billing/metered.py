@@ -6,10 +6,14 @@ every attempt (every HTTP request; the clients report each one exactly once):
 
 1. ``MeteredHooks.before``: the quota gate (``billing.gate``) may refuse it, raising
    ``RefusedLocally``; nothing leaves then;
-2. the client sends the request (retries, breaker and token handling are the client's);
-3. ``MeteredHooks.after``: one ledger row (``billing.usage.record_attempt``) with the
-   attempt's outcome: ``success``, ``vendor_error``, ``transport_error`` or ``refused``
-   (a refused call is recorded, never paid).
+2. ``MeteredHooks.sending``: the attempt's ledger row, ``pending``, written before the
+   request leaves, so that a request cut by a crash of this process is still on record
+   (``billing.usage.close_interrupted`` closes it later);
+3. the client sends the request (retries, breaker and token handling are the client's);
+4. ``MeteredHooks.after``: the row gets the attempt's outcome
+   (``billing.usage.complete_attempt``): ``success``, ``vendor_error``,
+   ``transport_error``, or ``refused`` (a refused call is recorded, never paid, and
+   never was pending).
 
 Before anything is opened, the gate is asked once without taking a request slot, so a
 call refused for arrears, quota or budget does not even fetch a token.
@@ -17,7 +21,8 @@ call refused for arrears, quota or budget does not even fetch a token.
 Backends are opened once per process and account (keyed by the account's id and
 ``updated_at``, so an edited account gets a new client) with the shared cache as token
 store and circuit-breaker store. The local analyzer is metered too, at zero cost: its
-analyses are recorded so usage is visible, and only a disabled account refuses it.
+analyses are recorded so usage is visible (one row when done: nothing of it is in flight
+outside this process), and only a disabled account refuses it.
 
 Request ids: given ``request_id_prefix`` (e.g. ``f"frame-{frame_id}"``), attempt ``n``
 of request ``b`` of the call is recorded as ``f"{prefix}:{api}:{b}:{n}"``, so a task
@@ -41,7 +46,7 @@ from django.core.cache import cache
 from django.db import DatabaseError
 
 from billing.gate import QuotaGate, get_gate
-from billing.usage import ledger_request_id, record_attempt
+from billing.usage import complete_attempt, ledger_request_id, record_attempt
 from monitoring.backends.base import (
     AnalysisResult,
     Attempt,
@@ -103,6 +108,9 @@ class MeteredHooks(CallHooks):
     def __init__(self, account, *, gate: QuotaGate | None = None):
         self.account = account
         self.gate = gate or get_gate()
+        # Client request ids of the attempts whose pending row was written.
+        self._pending: set[str] = set()
+        self._pending_lock = threading.Lock()
 
     @contextmanager
     def scope(
@@ -152,11 +160,32 @@ class MeteredHooks(CallHooks):
         scope = self.current()
         self.gate.check(scope.account, api, camera_id=scope.camera_id)
 
-    def after(self, attempt: Attempt) -> None:
+    def sending(self, attempt: Attempt) -> None:
         scope = self.current()
         recorded = replace(attempt, request_id=self.ledger_request_id(attempt))
         try:
             record_attempt(scope.account.pk, recorded, camera_id=scope.camera_id)
+        except DatabaseError:
+            # ``after`` records the attempt in full when it comes.
+            logger.exception(
+                "usage ledger: could not record %s request %s of account %s as it left",
+                attempt.api,
+                recorded.request_id,
+                scope.account.pk,
+            )
+            return
+        with self._pending_lock:
+            self._pending.add(attempt.request_id)
+
+    def after(self, attempt: Attempt) -> None:
+        scope = self.current()
+        recorded = replace(attempt, request_id=self.ledger_request_id(attempt))
+        with self._pending_lock:
+            pending = attempt.request_id in self._pending
+            self._pending.discard(attempt.request_id)
+        write = complete_attempt if pending else record_attempt
+        try:
+            write(scope.account.pk, recorded, camera_id=scope.camera_id)
         except DatabaseError:
             # The request was made (or refused) either way; failing the call now would
             # only make the caller send it again. The log keeps the missing row visible.

@@ -25,6 +25,9 @@ class Outcome(models.TextChoices):
     VENDOR_ERROR = "vendor_error", _("vendor error")
     TRANSPORT_ERROR = "transport_error", _("transport error")
     REFUSED = "refused", _("refused locally")
+    # Written as the request leaves and replaced by its outcome when the answer comes;
+    # a row still pending long after is closed as a transport error ("interrupted").
+    PENDING = "pending", _("in flight")
 
 
 class Source(models.TextChoices):
@@ -36,7 +39,8 @@ class UsageRecord(models.Model):
     """One vendor call (one attempt that left, or was refused before leaving).
 
     ``request_id`` is unique per account, so a call recorded twice (a retried task, a
-    re-imported file) is one row.
+    re-imported file) is one row. A request is recorded ``pending`` as it leaves and
+    given its outcome when the answer comes, so one cut by a crash is still on record.
     """
 
     account = models.ForeignKey(
@@ -68,6 +72,9 @@ class UsageRecord(models.Model):
                 fields=["account", "occurred_at"],
                 name="usage_not_rolled_up",
                 condition=Q(rolled_up=False),
+            ),
+            models.Index(
+                fields=["occurred_at"], name="usage_pending", condition=Q(outcome="pending")
             ),
         ]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from celery import shared_task
 from celery.schedules import crontab
 
-from billing import rollup, settlement
+from billing import rollup, settlement, usage
 
 # What settings' CELERY_BEAT_SCHEDULE holds for billing (UTC; hours are the same in
 # Asia/Shanghai, which is UTC+8 all year).
@@ -28,7 +28,9 @@ BEAT_SCHEDULE = {
 
 @shared_task(acks_late=True, ignore_result=True)
 def roll_up_usage() -> int:
-    """Fold the usage ledger's new rows into hourly rollups; the number of rows folded."""
+    """Close the ledger rows of requests cut by a crash, then fold the ledger's new rows
+    into hourly rollups; the number of rows folded."""
+    usage.close_interrupted()
     return rollup.roll_up()
 
 

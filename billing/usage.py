@@ -4,6 +4,9 @@ Owns:
 
 * ``record_attempt``: one ``UsageRecord`` row per vendor attempt (an HTTP request that
   left, or a call refused before leaving), idempotent on (account, request id);
+  ``complete_attempt`` gives a row written ``pending`` as its request left the outcome
+  that came back, and ``close_interrupted`` closes the rows whose answer never came (the
+  process died with the request in flight);
 * ``ledger_request_id``: the deterministic request ids a caller gets by giving a
   request-id prefix, so that a re-run task records the same attempts under the same ids;
 * what an account has left right now, for the gate and the limiter: Baidu's free trial
@@ -21,9 +24,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from billing import bills, plans, pricing, rollup
 from billing.models import Outcome, Package, QpsOrder, UsageRecord
@@ -34,6 +38,11 @@ logger = logging.getLogger(__name__)
 # UsageRecord.request_id and UsageRecord.error_code column widths.
 REQUEST_ID_MAX = 100
 ERROR_CODE_MAX = 40
+# A request still pending this long after it left will not be answered any more: the
+# longest read timeout an account can set is far shorter.
+PENDING_GRACE = timedelta(minutes=10)
+# The error code of a request closed by ``close_interrupted``.
+INTERRUPTED = "interrupted"
 
 
 def record_attempt(account_id: int, attempt: Attempt, *, camera_id: int | None = None) -> bool:
@@ -41,8 +50,9 @@ def record_attempt(account_id: int, attempt: Attempt, *, camera_id: int | None =
 
     The row is keyed by (account, ``attempt.request_id``): recording the same attempt
     again (a re-run task with deterministic request ids, a retried write) adds nothing.
-    The insert runs in its own savepoint, so a concurrent writer of the same key makes
-    this one return False instead of failing, inside or outside a transaction.
+    Inside a transaction the insert runs in its own savepoint, so a concurrent writer of
+    the same key makes this one return False instead of failing; outside, the insert is
+    a statement of its own (one round trip, nothing to roll back).
     """
     if not attempt.request_id:
         raise ValueError("an attempt needs a request id to be recorded")
@@ -62,7 +72,10 @@ def record_attempt(account_id: int, attempt: Attempt, *, camera_id: int | None =
         images=max(1, attempt.images),
     )
     try:
-        with transaction.atomic():
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                row.save(force_insert=True)
+        else:
             row.save(force_insert=True)
     except IntegrityError:
         if UsageRecord.objects.filter(
@@ -71,6 +84,36 @@ def record_attempt(account_id: int, attempt: Attempt, *, camera_id: int | None =
             return False
         raise
     return True
+
+
+def complete_attempt(account_id: int, attempt: Attempt, *, camera_id: int | None = None) -> bool:
+    """Give the row recorded ``pending`` under ``attempt.request_id`` its outcome; when
+    there is no such row (writing it failed), record the attempt. True when a row was
+    completed or added. A completed row is rolled up again (``rolled_up`` cleared)."""
+    if attempt.outcome == Outcome.PENDING:
+        raise ValueError("an attempt is completed with its outcome, not 'pending'")
+    completed = UsageRecord.objects.filter(
+        account_id=account_id, request_id=attempt.request_id, outcome=Outcome.PENDING
+    ).update(
+        outcome=attempt.outcome,
+        latency_ms=attempt.latency_ms,
+        error_code=(attempt.error_code or "")[:ERROR_CODE_MAX],
+        rolled_up=False,
+    )
+    if completed:
+        return True
+    return record_attempt(account_id, attempt, camera_id=camera_id)
+
+
+def close_interrupted(now: datetime | None = None, *, grace: timedelta = PENDING_GRACE) -> int:
+    """Close the rows still ``pending`` ``grace`` after their request left: the process
+    that sent it died before the answer came. They become transport errors with code
+    ``interrupted`` (no answer was seen: not billed, like any transport error, see
+    ``billing.rollup``) and are rolled up again. Returns how many."""
+    now = now or timezone.now()
+    return UsageRecord.objects.filter(outcome=Outcome.PENDING, occurred_at__lt=now - grace).update(
+        outcome=Outcome.TRANSPORT_ERROR, error_code=INTERRUPTED, rolled_up=False
+    )
 
 
 def ledger_request_id(

@@ -1201,6 +1201,17 @@ class BaiduClient:
             )
             raise
         url = f"{self._urls[api]}?access_token={quote(token, safe='')}"
+        self.hooks.sending(
+            Attempt(
+                vendor=VENDOR,
+                api=api,
+                request_id=request_id,
+                started_at=started_at,
+                latency_ms=0.0,
+                outcome="pending",
+                attempt=state.attempts,
+            )
+        )
         start = time.perf_counter()
         answer: Any = None
         error: BackendError | None = None

@@ -601,25 +601,27 @@ class BaiduPrivateClient:
         started_at = time.time()
         clock = time.perf_counter()
 
-        def report(outcome: str, error_code: Any = "") -> None:
-            self.hooks.after(
-                Attempt(
-                    vendor=VENDOR,
-                    api=service.name,
-                    request_id=request_id,
-                    started_at=started_at,
-                    latency_ms=(time.perf_counter() - clock) * 1000,
-                    outcome=outcome,
-                    error_code="" if error_code in (None, "") else str(error_code),
-                    attempt=number,
-                )
+        def attempt(outcome: str, error_code: Any = "") -> Attempt:
+            return Attempt(
+                vendor=VENDOR,
+                api=service.name,
+                request_id=request_id,
+                started_at=started_at,
+                latency_ms=(time.perf_counter() - clock) * 1000,
+                outcome=outcome,
+                error_code="" if error_code in (None, "") else str(error_code),
+                attempt=number,
             )
+
+        def report(outcome: str, error_code: Any = "") -> None:
+            self.hooks.after(attempt(outcome, error_code))
 
         try:
             self.hooks.before(VENDOR, service.name, request_id)
         except RefusedLocally as error:
             report("refused", error.code if error.code is not None else error.kind)
             raise
+        self.hooks.sending(dataclasses.replace(attempt("pending"), latency_ms=0.0))
 
         try:
             response = self.http.post(url, json=body, timeout=self.timeout)

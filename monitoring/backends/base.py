@@ -298,7 +298,7 @@ class Attempt:
     request_id: str
     started_at: float  # time.time()
     latency_ms: float
-    outcome: str  # "success", "vendor_error", "transport_error", "refused"
+    outcome: str  # "success", "vendor_error", "transport_error", "refused"; "pending" in flight
     error_code: str = ""
     attempt: int = 1
     images: int = 1
@@ -306,9 +306,15 @@ class Attempt:
 
 class CallHooks:
     """Called around every attempt. Billing's metered path subclasses this: ``before``
-    is the quota gate (raise ``RefusedLocally`` to stop), ``after`` writes the ledger."""
+    is the quota gate (raise ``RefusedLocally`` to stop), ``sending`` writes the ledger
+    row of a request about to leave, ``after`` its outcome."""
 
     def before(self, vendor: str, api: str, request_id: str) -> None:
+        return None
+
+    def sending(self, attempt: Attempt) -> None:
+        """The request of ``attempt`` (outcome ``"pending"``) passed ``before`` and leaves
+        now; ``after`` follows with the same request id unless the process dies first."""
         return None
 
     def after(self, attempt: Attempt) -> None:

@@ -604,20 +604,21 @@ class CtyunClient:
         request_id = str(uuid.uuid4())
         started_at = self._clock()
 
-        def report(outcome: str, error_code: str = "", latency_ms: float = 0.0) -> None:
-            self.hooks.after(
-                Attempt(
-                    vendor=VENDOR,
-                    api=api.name,
-                    request_id=request_id,
-                    started_at=started_at,
-                    latency_ms=latency_ms,
-                    outcome=outcome,
-                    error_code=error_code,
-                    attempt=number,
-                    images=len(request.prepared),
-                )
+        def attempt(outcome: str, error_code: str = "", latency_ms: float = 0.0) -> Attempt:
+            return Attempt(
+                vendor=VENDOR,
+                api=api.name,
+                request_id=request_id,
+                started_at=started_at,
+                latency_ms=latency_ms,
+                outcome=outcome,
+                error_code=error_code,
+                attempt=number,
+                images=len(request.prepared),
             )
+
+        def report(outcome: str, error_code: str = "", latency_ms: float = 0.0) -> None:
+            self.hooks.after(attempt(outcome, error_code, latency_ms))
 
         try:
             self.hooks.before(VENDOR, api.name, request_id)
@@ -635,6 +636,7 @@ class CtyunClient:
             host=self._host,
         )
         sent_at = self._clock()
+        self.hooks.sending(attempt("pending"))
         try:
             response = self._http.post(
                 self._base_url + api.path, content=request.body, headers=headers

@@ -71,6 +71,7 @@ def jpeg(width: int = 640, height: int = 480) -> bytes:
 class RecordingHooks(CallHooks):
     def __init__(self, refuse: bool = False):
         self.before_calls: list[tuple[str, str, str]] = []
+        self.sent = []  # the attempts announced by ``sending``, in order
         self.attempts = []
         self.refuse = refuse
         self._lock = threading.Lock()
@@ -81,9 +82,33 @@ class RecordingHooks(CallHooks):
         if self.refuse:
             raise RefusedLocally("monthly budget used up", vendor=vendor, api=api, code="budget")
 
+    def sending(self, attempt):
+        with self._lock:
+            self.sent.append(attempt)
+
     def after(self, attempt):
         with self._lock:
             self.attempts.append(attempt)
+
+
+def on_arrival(hooks: RecordingHooks, arrivals: list[tuple[int, int, bool]], *responses):
+    """A respx side effect answering ``responses`` in turn. As each request reaches the
+    vendor it records (requests seen so far, ``sending`` calls so far, whether the last
+    announced request already has its ``after``); asserted by the test once the call ends."""
+    answers = iter(responses)
+
+    def arrive(request: httpx.Request) -> httpx.Response:
+        finished = {attempt.request_id for attempt in hooks.attempts}
+        in_flight_done = bool(hooks.sent) and hooks.sent[-1].request_id in finished
+        arrivals.append((len(arrivals) + 1, len(hooks.sent), in_flight_done))
+        return next(answers)
+
+    return arrive
+
+
+def announced(attempt) -> tuple:
+    """What ``sending`` and the matching ``after`` must agree on."""
+    return (attempt.request_id, attempt.attempt, attempt.api, attempt.vendor)
 
 
 @pytest.fixture
@@ -814,6 +839,43 @@ def test_an_expired_token_is_refreshed_exactly_once_and_the_call_then_succeeds(
     assert vendor["token"].call_count == 2
 
 
+def test_the_token_refresh_announces_both_requests_before_each_leaves(client, vendor, hooks):
+    # given a token the vendor refuses with 110, a new one on the next token request
+    vendor["token"].mock(
+        side_effect=[
+            httpx.Response(200, json={"access_token": "24.old", "expires_in": 2592000}),
+            httpx.Response(200, json={"access_token": "24.new", "expires_in": 2592000}),
+        ]
+    )
+    arrivals: list[tuple[int, int, bool]] = []
+    route = vendor.post("/rest/2.0/image-classify/v1/body_analysis").mock(
+        side_effect=on_arrival(
+            hooks,
+            arrivals,
+            vendor_error(110, "Access token invalid or no longer valid"),
+            ok(sample("body_analysis")),
+        )
+    )
+
+    # when a call is made
+    client.call("body_analysis", jpeg())
+
+    # then each of the two analysis requests was announced once before it arrived,
+    # the token requests not at all
+    assert route.call_count == 2 and vendor["token"].call_count == 2
+    assert arrivals == [(1, 1, False), (2, 2, False)]
+    # and each announcement pairs with the outcome reported for the same request
+    assert [announced(a) for a in hooks.sent] == [announced(a) for a in hooks.attempts]
+    assert [(a.attempt, a.outcome, a.latency_ms) for a in hooks.sent] == [
+        (1, "pending", 0.0),
+        (2, "pending", 0.0),
+    ]
+    assert [(a.outcome, a.error_code) for a in hooks.attempts] == [
+        ("vendor_error", "110"),
+        ("success", ""),
+    ]
+
+
 def test_a_refused_key_pair_is_a_permanent_auth_error_and_no_analysis_is_attempted(
     client, vendor, hooks
 ):
@@ -872,6 +934,72 @@ def test_a_call_refused_by_the_quota_gate_is_reported_once_and_not_sent(settings
     assert sleeps == []
     assert [(a.outcome, a.api, a.attempt) for a in hooks.attempts] == [("refused", "gesture", 1)]
     assert hooks.attempts[0].request_id == hooks.before_calls[0][2]
+
+
+def test_every_request_is_announced_by_sending_before_it_reaches_the_vendor(client, vendor, hooks):
+    # given a QPS refusal, a service error, then the answer
+    arrivals: list[tuple[int, int, bool]] = []
+    route = vendor.post("/rest/2.0/image-classify/v1/body_num").mock(
+        side_effect=on_arrival(
+            hooks,
+            arrivals,
+            vendor_error(18, "Open api qps request limit reached"),
+            vendor_error(282000, "internal error"),
+            ok(sample("body_num")),
+        )
+    )
+
+    # when a call is made
+    client.call("body_num", jpeg())
+
+    # then when request n arrived, sending had been called exactly n times and the
+    # request in flight had no after yet
+    assert route.call_count == 3
+    assert arrivals == [(1, 1, False), (2, 2, False), (3, 3, False)]
+    assert len(hooks.sent) == len(hooks.attempts) == 3
+
+
+def test_sending_pairs_one_to_one_with_after_on_a_retried_call(client, vendor, hooks, sleeps):
+    # given a QPS refusal, then the answer
+    api_route(
+        vendor,
+        "body_num",
+        vendor_error(18, "Open api qps request limit reached"),
+        ok(sample("body_num")),
+    )
+
+    # when a call is made
+    client.call("body_num", jpeg())
+
+    # then each attempt was announced pending, with no latency, under the request id,
+    # attempt number, API and vendor its after carries
+    assert len(sleeps) == 1
+    assert [announced(a) for a in hooks.sent] == [
+        (hooks.before_calls[0][2], 1, "body_num", "baidu"),
+        (hooks.before_calls[1][2], 2, "body_num", "baidu"),
+    ]
+    assert [announced(a) for a in hooks.sent] == [announced(a) for a in hooks.attempts]
+    assert [(a.outcome, a.latency_ms) for a in hooks.sent] == [("pending", 0.0)] * 2
+    assert [a.outcome for a in hooks.attempts] == ["vendor_error", "success"]
+
+
+def test_a_call_refused_by_the_quota_gate_is_never_announced_as_sending(settings, vendor, sleeps):
+    # given a quota gate that refuses
+    hooks = RecordingHooks(refuse=True)
+    route = api_route(vendor, "gesture", ok(sample("gesture")))
+
+    # when a call is made
+    with (
+        BaiduClient(settings, hooks=hooks, sleep=sleeps.append) as baidu,
+        pytest.raises(RefusedLocally),
+    ):
+        baidu.call("gesture", jpeg())
+
+    # then the gate ran and the refusal was reported, but nothing was announced
+    assert route.call_count == 0
+    assert len(hooks.before_calls) == 1
+    assert [a.outcome for a in hooks.attempts] == ["refused"]
+    assert hooks.sent == []
 
 
 def test_the_breaker_opens_after_repeated_failures_and_stops_requests(settings, vendor):

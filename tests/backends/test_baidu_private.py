@@ -102,12 +102,39 @@ class RecordingHooks(CallHooks):
         if self.refuse:
             raise RefusedLocally("monthly budget spent", code="budget")
 
+    def sending(self, attempt) -> None:
+        self.events.append(("sending", attempt))
+
     def after(self, attempt) -> None:
         self.events.append(("after", attempt))
 
     @property
+    def sent(self):
+        return [event[1] for event in self.events if event[0] == "sending"]
+
+    @property
     def attempts(self):
         return [event[1] for event in self.events if event[0] == "after"]
+
+
+def on_arrival(hooks: RecordingHooks, arrivals: list[tuple[int, int, bool]], *responses):
+    """A respx side effect answering ``responses`` in turn. As each request reaches the
+    service it records (requests seen so far, ``sending`` calls so far, whether the last
+    announced request already has its ``after``); asserted by the test once the call ends."""
+    answers = iter(responses)
+
+    def arrive(request: httpx.Request) -> httpx.Response:
+        finished = {attempt.request_id for attempt in hooks.attempts}
+        in_flight_done = bool(hooks.sent) and hooks.sent[-1].request_id in finished
+        arrivals.append((len(arrivals) + 1, len(hooks.sent), in_flight_done))
+        return next(answers)
+
+    return arrive
+
+
+def announced(attempt) -> tuple:
+    """What ``sending`` and the matching ``after`` must agree on."""
+    return (attempt.request_id, attempt.attempt, attempt.api, attempt.vendor)
 
 
 def make_settings(**overrides) -> ClientSettings:
@@ -679,9 +706,10 @@ def test_hooks_run_once_before_and_once_after_every_attempt(router, client, imag
     )
     # when describing a person
     client.call("body_attr", image, single_person=True)
-    # then before/after alternate, once each per attempt, with matching request ids
+    # then before/sending/after follow each other, once each per attempt, with matching
+    # request ids
     kinds = [event[0] for event in hooks.events]
-    assert kinds == ["before", "after", "before", "after"]
+    assert kinds == ["before", "sending", "after", "before", "sending", "after"]
     befores = [event for event in hooks.events if event[0] == "before"]
     assert [b[1:3] for b in befores] == [(VENDOR, "body_attr")] * 2
     assert [a.request_id for a in hooks.attempts] == [b[3] for b in befores]
@@ -708,6 +736,71 @@ def test_a_call_refused_by_the_before_hook_never_leaves_and_is_recorded_as_refus
     assert sleeps == []
     [attempt] = hooks.attempts
     assert (attempt.outcome, attempt.error_code) == ("refused", "budget")
+
+
+def test_every_request_is_announced_by_sending_before_it_reaches_the_service(
+    router, client, image, hooks
+):
+    # given a keypoint service that is busy twice, then answers
+    arrivals: list[tuple[int, int, bool]] = []
+    route = router.post(url(8124)).mock(
+        side_effect=on_arrival(
+            hooks,
+            arrivals,
+            httpx.Response(503, text="busy"),
+            httpx.Response(503, text="busy"),
+            httpx.Response(200, json=load("keypoints_answer.json")),
+        )
+    )
+    # when analyzing
+    client.call("body_analysis", image)
+    # then when request n arrived, sending had been called exactly n times and the
+    # request in flight had no after yet
+    assert route.call_count == 3
+    assert arrivals == [(1, 1, False), (2, 2, False), (3, 3, False)]
+    assert len(hooks.sent) == len(hooks.attempts) == 3
+
+
+def test_sending_pairs_one_to_one_with_after_on_a_retried_call(
+    router, client, image, sleeps, hooks
+):
+    # given a service that answers 503 once, then the keypoint example
+    router.post(url(8124)).mock(
+        side_effect=[
+            httpx.Response(503, text="busy"),
+            httpx.Response(200, json=load("keypoints_answer.json")),
+        ]
+    )
+    # when analyzing
+    client.call("body_analysis", image)
+    # then each attempt was announced pending, with no latency, under the request id,
+    # attempt number, API and vendor its after carries
+    befores = [event for event in hooks.events if event[0] == "before"]
+    assert len(sleeps) == 1
+    assert [announced(a) for a in hooks.sent] == [
+        (befores[0][3], 1, "body_analysis", VENDOR),
+        (befores[1][3], 2, "body_analysis", VENDOR),
+    ]
+    assert [announced(a) for a in hooks.sent] == [announced(a) for a in hooks.attempts]
+    assert [(a.outcome, a.latency_ms) for a in hooks.sent] == [("pending", 0.0)] * 2
+    assert [a.outcome for a in hooks.attempts] == ["vendor_error", "success"]
+
+
+def test_a_call_refused_by_the_before_hook_is_never_announced_as_sending(router, sleeps, image):
+    # given a quota gate that refuses
+    hooks = RecordingHooks(refuse=True)
+    route = router.post(url(8124)).respond(json=load("keypoints_answer.json"))
+    # when analyzing
+    with (
+        BaiduPrivateClient(make_settings(), hooks=hooks, sleep=sleeps) as client,
+        pytest.raises(RefusedLocally),
+    ):
+        client.call("body_analysis", image)
+    # then the gate ran and the refusal was reported, but nothing was announced
+    assert route.call_count == 0
+    assert [event[0] for event in hooks.events] == ["before", "after"]
+    assert hooks.attempts[0].outcome == "refused"
+    assert hooks.sent == []
 
 
 def test_the_breaker_opens_per_account_and_service_after_repeated_failures(router, sleeps, image):

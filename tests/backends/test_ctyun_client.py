@@ -170,6 +170,7 @@ class RecordingHooks(CallHooks):
     def __init__(self, refuse: bool = False):
         self.refuse = refuse
         self.before_calls: list[tuple[str, str, str]] = []
+        self.sent = []  # the attempts announced by ``sending``, in order
         self.attempts = []
 
     def before(self, vendor, api, request_id):
@@ -177,8 +178,39 @@ class RecordingHooks(CallHooks):
         if self.refuse:
             raise RefusedLocally("monthly budget used up", code="budget")
 
+    def sending(self, attempt):
+        self.sent.append(attempt)
+
     def after(self, attempt):
         self.attempts.append(attempt)
+
+
+def on_arrival(hooks, arrivals, *responses):
+    """A respx side effect answering ``responses`` in turn. As each request reaches the
+    vendor it records (requests seen so far, ``sending`` calls so far, whether the last
+    announced request already has its ``after``, whether it is the request arriving by
+    its ctyun-eop-request-id); asserted by the test once the call ends."""
+    answers = iter(responses)
+
+    def arrive(request):
+        finished = {attempt.request_id for attempt in hooks.attempts}
+        last = hooks.sent[-1] if hooks.sent else None
+        arrivals.append(
+            (
+                len(arrivals) + 1,
+                len(hooks.sent),
+                last is not None and last.request_id in finished,
+                last is not None and last.request_id == request.headers["ctyun-eop-request-id"],
+            )
+        )
+        return next(answers)
+
+    return arrive
+
+
+def announced(attempt):
+    """What ``sending`` and the matching ``after`` must agree on."""
+    return (attempt.request_id, attempt.attempt, attempt.api, attempt.vendor, attempt.images)
 
 
 def make_client(hooks=None, breaker=None, sleeps=None, max_attempts=MAX_ATTEMPTS, **kwargs):
@@ -849,6 +881,69 @@ def test_a_call_refused_by_the_quota_gate_is_not_sent_nor_retried_but_reported(a
     (attempt,) = hooks.attempts
     assert (attempt.outcome, attempt.error_code) == ("refused", "budget")
     assert attempt.request_id == hooks.before_calls[0][2]
+
+
+def test_every_request_is_announced_by_sending_before_it_reaches_the_vendor(client, vendor, hooks):
+    # Given the concurrency limit, a service error, then the answer
+    arrivals = []
+    route = vendor.post(SEED_PATHS["helmet"]).mock(
+        side_effect=on_arrival(
+            hooks,
+            arrivals,
+            httpx.Response(429, text="Too Many Requests"),
+            httpx.Response(200, json=error_answer(5000)),
+            httpx.Response(200, json=HELMET_ANSWER),
+        )
+    )
+
+    # When called
+    client.call("helmet", [JPEG])
+
+    # Then when request n arrived, sending had been called exactly n times, for that very
+    # request, which had no after yet
+    assert route.call_count == 3
+    assert arrivals == [(1, 1, False, True), (2, 2, False, True), (3, 3, False, True)]
+    assert len(hooks.sent) == len(hooks.attempts) == 3
+
+
+def test_sending_pairs_one_to_one_with_after_on_a_retried_call(client, vendor, hooks, sleeps):
+    # Given the concurrency limit, then the answer, for a fence of two frames
+    route = vendor.post(SEED_PATHS["fence"]).mock(
+        side_effect=[
+            httpx.Response(429, text="Too Many Requests"),
+            httpx.Response(200, json=FENCE_ANSWER),
+        ]
+    )
+
+    # When called
+    client.call("fence", [JPEG, JPEG], area=FULL_AREA)
+
+    # Then each attempt was announced pending, with no latency, under the request id,
+    # attempt number, API, vendor and image count its after carries
+    sent_ids = [call.request.headers["ctyun-eop-request-id"] for call in route.calls]
+    assert len(sleeps) == 1
+    assert [announced(a) for a in hooks.sent] == [
+        (sent_ids[0], 1, "fence", "ctyun", 2),
+        (sent_ids[1], 2, "fence", "ctyun", 2),
+    ]
+    assert [announced(a) for a in hooks.sent] == [announced(a) for a in hooks.attempts]
+    assert [(a.outcome, a.latency_ms) for a in hooks.sent] == [("pending", 0.0)] * 2
+    assert [a.outcome for a in hooks.attempts] == ["vendor_error", "success"]
+
+
+def test_a_call_refused_by_the_quota_gate_is_never_announced_as_sending(anything, sleeps):
+    # Given hooks whose gate refuses
+    hooks = RecordingHooks(refuse=True)
+
+    # When called
+    with make_client(hooks, sleeps=sleeps) as client, pytest.raises(RefusedLocally):
+        client.call("helmet", [JPEG])
+
+    # Then the gate ran and the refusal was reported, but nothing was announced
+    assert anything.call_count == 0
+    assert len(hooks.before_calls) == 1
+    assert [a.outcome for a in hooks.attempts] == ["refused"]
+    assert hooks.sent == []
 
 
 def test_the_breaker_opens_after_repeated_failures_of_one_account_and_api(vendor):

@@ -189,6 +189,81 @@ def test_each_request_of_a_batched_call_gets_its_own_ids(ctyun, ctyun_vendor):
     assert list(UsageRecord.objects.values_list("images", flat=True)) == [64, 6]
 
 
+# ---------------------------------------------------------------- requests in flight
+
+
+class ProcessKilled(BaseException):
+    """Stands for the process dying while a request is in flight: nothing of the client
+    runs after it."""
+
+
+@pytest.mark.parametrize(
+    ("account", "vendor", "api", "route"),
+    [
+        ("baidu", "baidu_vendor", "body_attr", "body_attr"),
+        ("ctyun", "ctyun_vendor", "helmet", "helmet"),
+    ],
+)
+def test_a_request_is_on_the_ledger_as_pending_while_it_is_in_flight(
+    request, account, vendor, api, route
+):
+    account = request.getfixturevalue(account)
+    mock = request.getfixturevalue(vendor)[route]
+    answer = mock.side_effect or mock.return_value
+    seen = []
+
+    def vendor_answers(http_request):
+        # while the vendor works on it, the request is on the ledger, pending
+        seen.extend(ledger())
+        return answer if isinstance(answer, httpx.Response) else httpx.Response(200, json=NO_PERSON)
+
+    mock.side_effect = vendor_answers
+    metered_call(account, api, [FRAME], camera_id=7, request_id_prefix="frame-3")
+    assert seen == [(f"frame-3:{api}:0:1", "pending", "")]
+    # and once the answer is in, the same row holds it
+    assert ledger() == [(f"frame-3:{api}:0:1", "success", "")]
+    assert UsageRecord.objects.get().camera_id == 7
+
+
+def test_a_request_cut_by_a_crash_stays_on_the_ledger_and_is_closed_as_interrupted(
+    baidu, baidu_vendor
+):
+    from billing.usage import PENDING_GRACE, close_interrupted
+
+    # given the process dying while Baidu works on the request
+    def killed(http_request):
+        raise ProcessKilled
+
+    baidu_vendor["body_attr"].side_effect = killed
+    with pytest.raises(ProcessKilled):
+        metered_call(baidu, "body_attr", [FRAME], request_id_prefix="frame-8:delivery-1")
+    # then the request that left is on the ledger, its outcome unknown
+    assert ledger() == [("frame-8:delivery-1:body_attr:0:1", "pending", "")]
+    # and once no answer can come any more it is closed, unbilled, as interrupted
+    assert close_interrupted(timezone.now() + PENDING_GRACE + timedelta(seconds=1)) == 1
+    assert ledger() == [("frame-8:delivery-1:body_attr:0:1", "transport_error", "interrupted")]
+
+
+def test_when_the_pending_row_cannot_be_written_the_outcome_is_still_recorded(
+    baidu, baidu_vendor, monkeypatch
+):
+    from django.db import DatabaseError
+
+    from billing import metered
+
+    real = metered.record_attempt
+
+    def failing_when_pending(account_id, attempt, **kwargs):
+        if attempt.outcome == "pending":
+            raise DatabaseError("connection lost")
+        return real(account_id, attempt, **kwargs)
+
+    monkeypatch.setattr(metered, "record_attempt", failing_when_pending)
+    monkeypatch.setattr("billing.usage.record_attempt", failing_when_pending)
+    metered_call(baidu, "body_attr", [FRAME], request_id_prefix="frame-9")
+    assert ledger() == [("frame-9:body_attr:0:1", "success", "")]
+
+
 # ---------------------------------------------------------------- refusals
 
 

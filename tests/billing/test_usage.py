@@ -10,10 +10,14 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from billing import pricing
+from billing import pricing, rollup
 from billing.models import Package, QpsOrder, UsageRecord
 from billing.usage import (
+    INTERRUPTED,
+    PENDING_GRACE,
     baidu_free_quota_left,
+    close_interrupted,
+    complete_attempt,
     ctyun_free_quota_left,
     ctyun_quota_state_now,
     ledger_request_id,
@@ -118,6 +122,74 @@ def test_an_attempt_without_request_id_or_with_an_unknown_outcome_is_rejected(ba
     with pytest.raises(ValueError, match="outcome"):
         record_attempt(baidu.pk, attempt(outcome="maybe"))
     assert not UsageRecord.objects.exists()
+
+
+# ---------------------------------------------------------------- requests in flight
+
+
+def test_a_pending_row_gets_the_outcome_that_came_back_and_is_rolled_up_again(baidu):
+    # Given a request recorded as it left, and rolled up while it was in flight
+    assert record_attempt(baidu.pk, attempt(outcome="pending", latency_ms=0.0), camera_id=4)
+    rollup.roll_up()
+    assert UsageRecord.objects.get().rolled_up
+    assert rollup.hourly_usage(baidu, NOON, NOON + timedelta(hours=1)) == []
+    # When its answer comes back as a vendor error
+    done = attempt(outcome="vendor_error", error_code="18", latency_ms=250.0)
+    assert complete_attempt(baidu.pk, done, camera_id=4)
+    # Then the same row holds the outcome, ready to be rolled up again
+    row = UsageRecord.objects.get()
+    assert (row.outcome, row.error_code, row.latency_ms, row.camera_id, row.rolled_up) == (
+        "vendor_error",
+        "18",
+        250.0,
+        4,
+        False,
+    )
+    # and the next rollup counts it as a failed call the vendor answered
+    rollup.roll_up()
+    (hour,) = rollup.hourly_usage(baidu, NOON, NOON + timedelta(hours=1))
+    assert (hour.success, hour.failed) == (0, 1)
+
+
+def test_completing_an_attempt_without_a_pending_row_records_it(baidu):
+    assert complete_attempt(baidu.pk, attempt(outcome="success"))
+    assert UsageRecord.objects.get().outcome == "success"
+    # and a second completion of a finished row changes nothing
+    assert not complete_attempt(baidu.pk, attempt(outcome="transport_error"))
+    assert UsageRecord.objects.get().outcome == "success"
+
+
+def test_an_attempt_is_completed_with_an_outcome_not_pending(baidu):
+    with pytest.raises(ValueError, match="pending"):
+        complete_attempt(baidu.pk, attempt(outcome="pending"))
+
+
+def test_rows_pending_past_the_grace_are_closed_as_interrupted_transport_errors(baidu):
+    # Given two requests in flight: one left just over the grace ago, one just under
+    left_long_ago = NOON - PENDING_GRACE - timedelta(seconds=1)
+    left_lately = NOON - PENDING_GRACE + timedelta(seconds=1)
+    record_attempt(
+        baidu.pk, attempt("old", outcome="pending", started_at=left_long_ago.timestamp())
+    )
+    record_attempt(baidu.pk, attempt("new", outcome="pending", started_at=left_lately.timestamp()))
+    record_attempt(baidu.pk, attempt("done", started_at=left_long_ago.timestamp()))
+    rollup.roll_up()
+    # When the interrupted ones are closed at noon
+    assert close_interrupted(NOON) == 1
+    # Then only the old one is closed, as a transport error to roll up again
+    closed = {
+        r.request_id: (r.outcome, r.error_code, r.rolled_up) for r in UsageRecord.objects.all()
+    }
+    assert closed == {
+        "old": ("transport_error", INTERRUPTED, False),
+        "new": ("pending", "", True),
+        "done": ("success", "", True),
+    }
+    # and closing again finds nothing more
+    assert close_interrupted(NOON) == 0
+    rollup.roll_up()
+    counts = rollup.hour_counts(baidu, NOON - timedelta(hours=1), NOON)
+    assert counts[("body_attr", NOON - timedelta(hours=1))]["transport_errors"] == 1
 
 
 def test_ledger_request_ids_name_the_work_the_request_and_the_attempt():
