@@ -27,8 +27,8 @@ import contextlib
 import io
 import json
 import os
-import secrets
 import queue
+import secrets
 import shutil
 import signal
 import socket
