@@ -8,10 +8,14 @@ or a ``{"type": "resume", "last_event_id": N}`` message) and first gets the even
 sites it missed, in id order, or ``{"type": "resync", "last_event_id": M}`` when it
 missed too many to replay (see ``alerts.events.replay``). No event is sent twice on one
 connection. The protocol is described in docs/alerts.md.
+
+A live event is encoded once by its publisher (``live_message``): every browser of the
+site is sent that same text.
 """
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from urllib.parse import parse_qs
 
@@ -29,6 +33,21 @@ REMEMBERED_IDS = 2000
 
 def site_group(site_id: int) -> str:
     return f"site-{site_id}"
+
+
+def event_text(event: dict) -> str:
+    """An event as browsers receive it: the text of its websocket message."""
+    return json.dumps(event)
+
+
+def live_message(event: dict) -> dict:
+    """The group message that relays ``event`` to the browsers of its site.
+
+    ``text`` is the event already encoded for browsers and ``id`` its id (to skip
+    duplicates); ``event`` keeps the event itself for consumers that encode it. Messages
+    with ``event`` only are relayed too.
+    """
+    return {"type": "live.event", "id": event.get("id"), "text": event_text(event), "event": event}
 
 
 @database_sync_to_async
@@ -101,6 +120,15 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             else:
                 await self._resume(last_event_id)
 
+    async def dispatch(self, message):
+        # Relaying a live event uses no database: it skips the check for stale database
+        # connections that every other message gets (a call on the database thread, per
+        # browser and event). The queries of this consumer check around each call.
+        if message.get("type") == "live.event":
+            await self.live_event(message)
+        else:
+            await super().dispatch(message)
+
     async def disconnect(self, code):
         for group in getattr(self, "site_groups", []):
             await self.channel_layer.group_discard(group, self.channel_name)
@@ -119,7 +147,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self._bad_request("unknown message type; send ping or resume")
 
     async def live_event(self, message):
-        await self._relay(message["event"])
+        text = message.get("text")
+        if isinstance(text, str):
+            await self._relay_text(message.get("id"), text)
+        else:
+            await self._relay(message["event"])
 
     async def _resume(self, last_event_id: int) -> None:
         replay = await _replay(self.site_ids, last_event_id)
@@ -129,12 +161,21 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self._relay(event)
 
     async def _relay(self, event: dict) -> None:
-        event_id = event.get("id")
+        if self._first_time(event.get("id")):
+            await self.send(text_data=event_text(event))
+
+    async def _relay_text(self, event_id, text: str) -> None:
+        if self._first_time(event_id):
+            await self.send(text_data=text)
+
+    def _first_time(self, event_id) -> bool:
+        """Whether the event ``event_id`` is not sent yet on this connection (it counts
+        as sent from now on)."""
         if isinstance(event_id, int):
             if event_id in self.sent:
-                return
+                return False
             self.sent.add(event_id)
-        await self.send_json(event)
+        return True
 
     async def _bad_request(self, detail: str) -> None:
         await self.send_json({"type": "error", "detail": detail})

@@ -27,7 +27,7 @@ from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 
-from alerts.consumers import site_group
+from alerts.consumers import live_message, site_group
 from alerts.models import ALERT_EVENT_TYPES, Alert, EventType, LiveEvent
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,8 @@ def _send(site_id: int, message: dict) -> None:
     if layer is None:
         return
     try:
-        group, body = site_group(site_id), {"type": "live.event", "event": message}
+        # Encoded here once, not once per browser by the consumers.
+        group, body = site_group(site_id), live_message(message)
         if _keeps_connections(layer):
             _sender_loop().run(layer.group_send(group, body))
         else:

@@ -6,6 +6,11 @@ the product's way (``alerts.events.publish_alert``: stored, then sent to the sit
 group), one every ``--gap`` seconds. For each event and client, the delivery time is
 from just before ``publish_alert`` to the client reading the event.
 
+Before measuring, ``--warmup`` alert events are published to another site (no client
+watches it): a publishing process pays once for loading the channel layer and connecting
+to Redis and the task queue, which is not fan-out (``--warmup 0`` counts it in the first
+event).
+
     .venv/bin/python bench/ws_fanout.py [--clients 1000] [--events 5]
 
 Needs PostgreSQL and redis-server as ``bench/pipeline_latency.py`` does; loopback only.
@@ -71,13 +76,15 @@ async def wait_event(socket_: WebSocket, event_id: int, timeout: float) -> float
     return None
 
 
-async def run(args, port: int, cookie: str, alert) -> tuple[list[float], int, float]:
+async def run(args, port: int, cookie: str, alert, warmup_alert) -> tuple[list[float], int, float]:
     from alerts import events
 
     started = time.perf_counter()
     sockets = await connect_all(port, cookie, args.clients)
     connect_seconds = time.perf_counter() - started
     loop = asyncio.get_running_loop()
+    for _number in range(args.warmup):
+        await loop.run_in_executor(None, events.publish_alert, warmup_alert, "alert.opened")
     delays: list[float] = []
     missed = 0
     per_event = []
@@ -137,6 +144,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5, help="alert events sent (5)")
     parser.add_argument("--gap", type=float, default=1.0, help="seconds between events (1)")
     parser.add_argument(
+        "--warmup",
+        type=int,
+        default=1,
+        help="alert events published to another site before measuring (1)",
+    )
+    parser.add_argument(
         "--layer",
         choices=["core", "pubsub"],
         default="core",
@@ -145,6 +158,8 @@ def main() -> None:
     args = parser.parse_args()
     if not 1 <= args.clients <= 5000 or not 1 <= args.events <= 100:
         raise SystemExit("--clients must be 1 to 5000, --events 1 to 100")
+    if not 0 <= args.warmup <= 10:
+        raise SystemExit("--warmup must be 0 to 10")
     services = Services()
     try:
         if args.layer == "pubsub":
@@ -153,11 +168,14 @@ def main() -> None:
         port = services.start_daphne()
         _site, (camera,), cookie = make_scene("fan-out")
         alert = make_alert(camera)
-        delays, missed, connect_seconds = asyncio.run(run(args, port, cookie, alert))
+        _other_site, (other_camera,), _other_cookie = make_scene("fan-out warm-up")
+        warmup_alert = make_alert(other_camera)
+        delays, missed, connect_seconds = asyncio.run(run(args, port, cookie, alert, warmup_alert))
         print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
         print(
             f"{args.clients} clients on one daphne (connected in {connect_seconds:.1f} s), "
-            f"{args.events} alert events; load average {os.getloadavg()[0]:.1f} "
+            f"{args.events} alert events after {args.warmup} warm-up; "
+            f"load average {os.getloadavg()[0]:.1f} "
             f"on {os.cpu_count()} CPUs"
         )
         if delays:

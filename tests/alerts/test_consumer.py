@@ -1,20 +1,28 @@
 """The live socket relays the events of the user's sites only, and a browser that
 reconnects gets exactly what it missed, in order, once. Runs on the Redis channel layer
-when ``REDIS_URL`` is set (settings switch to it), else on the in-memory one."""
+when ``REDIS_URL`` is set (settings switch to it), else on the in-memory one; the tests of
+the exact text browsers receive need the Redis pub/sub layer."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from channels_redis.pubsub import RedisPubSubChannelLayer
+from django.utils import timezone
 
 from alerts import events
-from alerts.consumers import LiveConsumer, site_group
+from alerts.consumers import LiveConsumer, live_message, site_group
 from alerts.lifecycle import apply_decision
+from alerts.models import Alert, LiveEvent
+from alerts.rules import Finding
 from cameras import roles
+from monitoring.env import parse_redis_url
 
-from .conftest import at, decision
+from .conftest import INTRUDER, at, decision, results
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -156,4 +164,121 @@ async def test_a_malformed_resume_point_is_answered_with_an_error(make_user, sit
     assert (await socket.receive_json_from(timeout=3))["type"] == "error"
     await socket.send_json_to({"type": "ping"})
     assert await socket.receive_json_from(timeout=3) == {"type": "pong"}
+    await socket.disconnect()
+
+
+# ---------------------------------------------------------------- the text browsers receive
+
+
+@pytest.fixture
+def pubsub_layer(settings):
+    """The Redis pub/sub channel layer on ``REDIS_URL``."""
+    if not settings.REDIS_URL:
+        pytest.skip("needs REDIS_URL: the Redis pub/sub channel layer")
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {
+                "hosts": [parse_redis_url(settings.REDIS_URL).redis],
+                "prefix": "ssd-channels-test",
+            },
+        }
+    }
+    layer = get_channel_layer()
+    assert isinstance(layer, RedisPubSubChannelLayer)
+    return layer
+
+
+async def relayed_text(layer, event: dict) -> str:
+    """The text the consumer sent for ``event`` when messages carried the event only: the
+    event as the channel layer hands it over, encoded by ``send_json``."""
+    message = layer.deserialize(layer.serialize({"type": "live.event", "event": event}))
+    return await LiveConsumer.encode_json(message["event"])
+
+
+@database_sync_to_async
+def publish_an_alert(camera, rule) -> dict:
+    now = timezone.now()
+    alert = Alert.objects.create(
+        rule=rule,
+        camera=camera,
+        region=rule.region,
+        site_id=camera.site_id,
+        kind=rule.kind,
+        severity="critical",
+        title='Zaun verletzt — 围栏入侵 "Yard"',
+        summary="1 person inside fence 'Yard'\n2nd line",
+        opened_at=now,
+        last_seen_at=now,
+        best_score=0.1 + 0.2,
+        findings=[{"label": "person", "score": 0.875, "box": [200.5, 120.0, 80, 200]}],
+    )
+    return events.publish_alert(alert, "alert.opened", note="première").as_message()
+
+
+@database_sync_to_async
+def publish_an_overlay(camera, make_frame) -> dict:
+    problem = events.Problem(
+        rule_id=9,
+        kind="fence_intrusion",
+        severity="critical",
+        summary="1 person inside fence 'Yard'",
+        findings=(Finding("person inside fence", 0.91, INTRUDER, 4),),
+        alert_id=12,
+    )
+    frame = make_frame(camera)
+    return events.publish_frame_analyzed(camera, frame, results(), [problem]).as_message()
+
+
+async def test_browsers_receive_an_alert_and_an_overlay_as_the_same_json_text_as_before(
+    pubsub_layer, make_user, site_a, camera, region, rule, make_frame
+):
+    user = await database_sync_to_async(make_user)(roles.OPERATOR, site_a)
+    sockets = [await open_socket(user), await open_socket(user)]
+
+    for event in [
+        await publish_an_alert(camera, rule),
+        await publish_an_overlay(camera, make_frame),
+    ]:
+        expected = await relayed_text(pubsub_layer, event)
+        assert expected == json.dumps(event)
+        for socket in sockets:
+            assert await socket.receive_from(timeout=3) == expected
+    for socket in sockets:
+        assert await socket.receive_nothing(timeout=0.5)
+        await socket.disconnect()
+
+
+@database_sync_to_async
+def stored_event(site, type: str, **payload) -> dict:
+    """An event stored but not sent, as publishers send it."""
+    return LiveEvent.objects.create(
+        site=site, type=type, payload={"site": site.pk, **payload}, created_at=timezone.now()
+    ).as_message()
+
+
+async def test_a_message_without_the_encoded_text_still_reaches_the_browser_once(
+    pubsub_layer, make_user, site_a
+):
+    user = await database_sync_to_async(make_user)(roles.OPERATOR, site_a)
+    socket = await open_socket(user)
+    group = site_group(site_a.pk)
+    alert = await stored_event(site_a, "alert.opened", title="Gate")
+    overlay = await stored_event(site_a, "frame.analyzed", frame=3)
+    status = await stored_event(site_a, "camera.status", health="offline")
+
+    await pubsub_layer.group_send(group, {"type": "live.event", "event": alert})
+    assert await socket.receive_from(timeout=3) == json.dumps(alert)
+    await pubsub_layer.group_send(group, live_message(overlay))
+    assert await socket.receive_from(timeout=3) == json.dumps(overlay)
+    # An event already sent is not sent again, whichever form either message had.
+    await pubsub_layer.group_send(group, live_message(alert))
+    await pubsub_layer.group_send(group, {"type": "live.event", "event": overlay})
+    assert await socket.receive_nothing(timeout=0.5)
+    # The encoded text and the id are enough.
+    text_only = {key: value for key, value in live_message(status).items() if key != "event"}
+    await pubsub_layer.group_send(group, text_only)
+    assert await socket.receive_from(timeout=3) == json.dumps(status)
+    await pubsub_layer.group_send(group, text_only)
+    assert await socket.receive_nothing(timeout=0.5)
     await socket.disconnect()

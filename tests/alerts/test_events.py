@@ -3,6 +3,7 @@ commits, replayed to reconnecting browsers within bounds, and pruned."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -55,7 +56,13 @@ def test_an_event_reaches_the_site_group_only_after_commit(
     for callback in callbacks:
         callback()
 
-    assert sent == [(f"site-{site_a.pk}", {"type": "live.event", "event": event.as_message()})]
+    message = event.as_message()
+    assert sent == [
+        (
+            f"site-{site_a.pk}",
+            {"type": "live.event", "id": event.pk, "text": json.dumps(message), "event": message},
+        )
+    ]
 
 
 def test_an_event_of_a_rolled_back_change_is_neither_stored_nor_sent(
