@@ -1,11 +1,14 @@
-"""Django admin for rules, alerts (read mostly: their changes go through the lifecycle),
-webhooks (the secret is write-only) and their deliveries."""
+"""Django admin for rules (their changes are written to the change history), alerts (read
+mostly: their changes go through the lifecycle), webhooks (the secret is write-only) and
+their deliveries."""
 
 from django import forms
 from django.contrib import admin
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from alerts.models import Alert, AlertChange, LiveEvent, Rule, Webhook, WebhookDelivery
+from cameras.history import record_change, snapshot
 
 
 @admin.register(Rule)
@@ -14,6 +17,28 @@ class RuleAdmin(admin.ModelAdmin):
     list_filter = ("kind", "severity", "enabled", "camera__site")
     search_fields = ("name", "camera__name")
     raw_id_fields = ("camera", "region")
+
+    def save_model(self, request, obj, form, change):
+        with transaction.atomic():
+            before = None
+            if change:
+                # The form has written the submitted values onto ``obj``: read the stored rule.
+                stored = Rule.objects.filter(pk=obj.pk).first()
+                before = snapshot(stored) if stored is not None else None
+            super().save_model(request, obj, form, change)
+            record_change(
+                request.user, obj, "update" if change else "create", before, snapshot(obj)
+            )
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            record_change(request.user, obj, "delete", snapshot(obj), None)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for obj in queryset:
+                self.delete_model(request, obj)
 
 
 class AlertChangeInline(admin.TabularInline):

@@ -8,6 +8,7 @@ and adding notes need acknowledge. The state changes themselves are
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.db.models import Prefetch, RestrictedError
 from django.http import FileResponse, Http404
 from django.utils.translation import gettext_lazy as _
@@ -28,6 +29,7 @@ from alerts.models import (
     params_errors,
 )
 from cameras import roles
+from cameras.history import record_change, snapshot
 from cameras.models import Camera, Region
 from monitoring.apiutils import MAX_ID, Conflict, parse_id
 
@@ -157,9 +159,22 @@ class RuleViewSet(viewsets.ModelViewSet):
             rules = rules.filter(enabled=params["enabled"] == "true")
         return rules.select_related("camera", "region").order_by("camera", "name", "id")
 
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            instance = serializer.save()
+            record_change(self.request.user, instance, "create", None, snapshot(instance))
+
+    def perform_update(self, serializer):
+        with transaction.atomic():
+            before = snapshot(serializer.instance)
+            instance = serializer.save()
+            record_change(self.request.user, instance, "update", before, snapshot(instance))
+
     def perform_destroy(self, instance):
         try:
-            instance.delete()
+            with transaction.atomic():
+                record_change(self.request.user, instance, "delete", snapshot(instance), None)
+                instance.delete()
         except RestrictedError:
             raise Conflict(
                 _("This rule has alerts, which keep it for their history: disable it instead.")
@@ -224,7 +239,7 @@ class AlertSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_frame_url(self, alert: Alert) -> str | None:
-        url = events.frame_url(alert.best_frame) if alert.best_frame_id else None
+        url = events.frame_url(alert.camera_id, alert.best_frame_id)
         request = self.context.get("request")
         return request.build_absolute_uri(url) if url and request else url
 

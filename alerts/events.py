@@ -141,13 +141,12 @@ def evidence_url(alert: Alert) -> str | None:
     return reverse("alert-evidence", args=[alert.pk])
 
 
-def frame_url(frame) -> str | None:
-    if frame is None or not frame.image:
+def frame_url(camera_id: int, frame_id: int | None) -> str | None:
+    """Where a signed-in user gets the picture of one frame of a camera (the REST API;
+    found while retention keeps the frame)."""
+    if frame_id is None:
         return None
-    try:
-        return frame.image.url
-    except ValueError:
-        return None
+    return f"{reverse('camera-frame', args=[camera_id])}?frame={frame_id}"
 
 
 def alert_payload(alert: Alert) -> dict[str, Any]:
@@ -172,7 +171,7 @@ def alert_payload(alert: Alert) -> dict[str, Any]:
         "best_score": alert.best_score,
         "findings": alert.findings,
         "frame": alert.best_frame_id,
-        "frame_url": frame_url(alert.best_frame) if alert.best_frame_id else None,
+        "frame_url": frame_url(alert.camera_id, alert.best_frame_id),
         "evidence_url": evidence_url(alert),
         "acknowledged_by": _username(alert.acknowledged_by),
         "acknowledged_at": _iso(alert.acknowledged_at),
@@ -298,7 +297,7 @@ def frame_analyzed_payload(
     return {
         "camera": camera.pk,
         "frame": frame.pk,
-        "frame_url": frame_url(frame),
+        "frame_url": frame_url(camera.pk, frame.pk),
         "frame_size": [width, height],
         "captured_at": _iso(frame.captured_at),
         "persons": persons,

@@ -18,6 +18,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Max, Prefetch, RestrictedError
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -45,6 +46,7 @@ from alerts.models import (
     Severity,
 )
 from cameras import roles
+from cameras.history import record_change, snapshot
 from cameras.models import Camera, Health
 from cameras.polygons import KIND_COLOURS, rescale
 from monitoring.models import VendorAccount
@@ -491,9 +493,15 @@ def rule_list(request):
 
 
 def _rule_form_page(request, camera: Camera, rule: Rule | None):
+    # Taken before validation, which writes the submitted values onto the instance.
+    before = snapshot(rule) if rule is not None else None
     form = RuleForm(request.POST or None, instance=rule, camera=camera)
     if request.method == "POST" and form.is_valid():
-        saved = form.save()
+        with transaction.atomic():
+            saved = form.save()
+            record_change(
+                request.user, saved, "update" if before else "create", before, snapshot(saved)
+            )
         message = _("Rule “%(name)s” saved.") if rule else _("Rule “%(name)s” added.")
         messages.success(request, message % {"name": saved.name})
         return redirect(f"{reverse('alerts:rules')}#camera-{camera.pk}")
@@ -566,7 +574,9 @@ def rule_delete(request, pk: int):
     if request.method == "POST":
         name = rule.name
         try:
-            rule.delete()
+            with transaction.atomic():
+                record_change(request.user, rule, "delete", snapshot(rule), None)
+                rule.delete()
         except RestrictedError:
             messages.error(
                 request,

@@ -1,4 +1,5 @@
-"""The change history of sites, cameras, their analyses and regions: who changed what, when.
+"""The change history of sites, cameras, their analyses, regions and alert rules: who
+changed what, when.
 
 ``snapshot(obj)`` takes the fields a person edits (not timestamps, not what the capture
 service keeps up to date: resolution, health, last frame), ``record_change`` writes one
@@ -19,6 +20,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from alerts.models import Rule
 from cameras.models import Camera, CameraAnalysis, ChangeRecord, Region, Site
 
 SECRET_FIELDS = frozenset({"password", "api_key", "secret_key", "app_key"})
@@ -87,14 +89,14 @@ def _site_id(obj) -> int:
         return obj.pk
     if isinstance(obj, Camera):
         return obj.site_id
-    if isinstance(obj, CameraAnalysis | Region):
+    if isinstance(obj, CameraAnalysis | Region | Rule):
         return Camera.objects.values_list("site_id", flat=True).get(pk=obj.camera_id)
     raise TypeError(f"no change history for {type(obj).__name__}")
 
 
 def describe(obj) -> str:
     """How a record names ``obj`` to a person: with its site and camera."""
-    if isinstance(obj, Region):
+    if isinstance(obj, Region | Rule):
         return f"{obj.camera} / {obj.name}"
     if isinstance(obj, CameraAnalysis):
         return f"{obj.camera} / {obj.api} · {obj.account}"
@@ -129,19 +131,20 @@ def record_change(
 
 
 def camera_history(camera: Camera) -> QuerySet:
-    """Changes to ``camera`` and to every analysis and region it has or had, newest first.
+    """Changes to ``camera`` and to every analysis, region and rule it has or had, newest
+    first.
 
     Parts deleted since are found through their creation or deletion record, which holds
     the camera's id under ``camera``.
     """
-    part_types = [CameraAnalysis._meta.model_name, Region._meta.model_name]
     ever_on_camera = Q(changes__camera__0=camera.pk) | Q(changes__camera__1=camera.pk)
     part_ids: dict[str, set[int]] = {
         CameraAnalysis._meta.model_name: set(camera.analyses.values_list("pk", flat=True)),
         Region._meta.model_name: set(camera.regions.values_list("pk", flat=True)),
+        Rule._meta.model_name: set(camera.rules.values_list("pk", flat=True)),
     }
     for object_type, object_id in ChangeRecord.objects.filter(
-        ever_on_camera, object_type__in=part_types
+        ever_on_camera, object_type__in=list(part_ids)
     ).values_list("object_type", "object_id"):
         part_ids[object_type].add(object_id)
     condition = Q(object_type=Camera._meta.model_name, object_id=camera.pk)

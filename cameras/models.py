@@ -210,7 +210,7 @@ class Frame(models.Model):
 
 
 class ChangeRecord(models.Model):
-    """Who changed what and when, for cameras, their analyses and regions."""
+    """Who changed what and when, for cameras, their analyses, regions and alert rules."""
 
     ACTIONS = [("create", _("created")), ("update", _("updated")), ("delete", _("deleted"))]
 

@@ -136,6 +136,11 @@ def test_the_detail_has_the_history_the_evidence_and_the_vendor_calls(
     assert picture.status_code == 200
     assert picture["Content-Type"] == "image/jpeg"
     assert b"".join(picture.streaming_content)[:2] == b"\xff\xd8"
+    # and the frame the alert was seen on is served to the same user
+    frame = client.get(detail["frame_url"])
+    assert frame.status_code == 200
+    assert frame["Content-Type"] == "image/jpeg"
+    assert detail["frame_url"].endswith(f"?frame={alert.best_frame_id}")
 
 
 def test_an_alert_without_evidence_says_so(make_user, site_a, rule):
