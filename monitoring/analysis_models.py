@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -51,6 +52,11 @@ class FrameRun(models.Model):
     class Meta:
         verbose_name = _("frame run")
         verbose_name_plural = _("frame runs")
+        indexes = [
+            models.Index(
+                fields=["started_at"], name="framerun_analyzing", condition=Q(status="analyzing")
+            )
+        ]
 
     def __str__(self) -> str:
         return f"frame {self.frame_id} {self.status}"

@@ -38,7 +38,7 @@ import dataclasses
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -103,6 +103,9 @@ REASON_LENGTH = 500
 # A task given back after its worker died comes again after the broker's visibility
 # timeout; a frame older than this by then is not worth paying a vendor for.
 REDELIVERED_MAX_AGE_SECONDS = 300
+# A run still analysing this long after it started lost its worker (see
+# ``close_abandoned_runs``).
+ABANDONED_AFTER_SECONDS = REDELIVERED_MAX_AGE_SECONDS
 # Quiet alerts of a camera are looked at after its frames at most this often (the
 # periodic task looks at every camera anyway).
 RESOLVE_EVERY_SECONDS = 5
@@ -984,6 +987,24 @@ def _may_resolve(camera: Camera) -> bool:
     return not AnalysisState.objects.filter(
         analysis__camera=camera, analysis__enabled=True, available=False
     ).exists()
+
+
+def close_abandoned_runs(now: datetime | None = None) -> int:
+    """Drop the frames whose run is still analysing ``ABANDONED_AFTER_SECONDS`` after it
+    started: the whole worker died under it, and the broker gives its task back only
+    after its visibility timeout, when the frame is too late anyway. The reason is kept;
+    the task, when it comes back, finds the frame dropped. Returns how many."""
+    now = now or timezone.now()
+    return FrameRun.objects.filter(
+        status=FrameRunStatus.ANALYZING,
+        started_at__lt=now - timedelta(seconds=ABANDONED_AFTER_SECONDS),
+    ).update(
+        status=FrameRunStatus.DROPPED,
+        reason=(
+            f"its worker stopped: still unfinished {ABANDONED_AFTER_SECONDS} s after it started"
+        ),
+        finished_at=now,
+    )
 
 
 def resolve_stale_alerts(now: datetime | None = None) -> int:

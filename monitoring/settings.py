@@ -168,6 +168,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "monitoring.tasks.resolve_stale_alerts",
         "schedule": 15.0,
     },
+    # Frames whose whole worker died under them are marked dropped, with the reason.
+    "monitoring-close-abandoned-runs": {
+        "task": "monitoring.tasks.close_abandoned_runs",
+        "schedule": 60.0,
+    },
     "billing-settle-accounts": {
         "task": "billing.tasks.settle_accounts",
         "schedule": crontab(minute=0),

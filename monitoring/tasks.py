@@ -8,7 +8,7 @@
   times with backoff; vendor errors are the pipeline's business and never retried here.
 * ``enqueue_analysis(frame)``: the capture service's frame hook; it queues the task once
   the frame's row is committed, and never lets a broker outage stop capture.
-* ``resolve_stale_alerts``: periodic (``BEAT_SCHEDULE``).
+* ``resolve_stale_alerts`` and ``close_abandoned_runs``: periodic (``BEAT_SCHEDULE``).
 """
 
 from __future__ import annotations
@@ -40,6 +40,10 @@ BEAT_SCHEDULE = {
         "task": "monitoring.tasks.resolve_stale_alerts",
         "schedule": 15.0,
     },
+    "monitoring-close-abandoned-runs": {
+        "task": "monitoring.tasks.close_abandoned_runs",
+        "schedule": 60.0,
+    },
 }
 
 
@@ -63,6 +67,12 @@ def analyze_frame_task(self, frame_id: int) -> str:
 def resolve_stale_alerts() -> int:
     """Resolve alerts that stayed clear long enough, on cameras that have data."""
     return pipeline.resolve_stale_alerts()
+
+
+@shared_task(acks_late=True, ignore_result=True, autoretry_for=TRANSIENT_ERRORS, max_retries=2)
+def close_abandoned_runs() -> int:
+    """Drop the frames whose worker died under them (``pipeline.close_abandoned_runs``)."""
+    return pipeline.close_abandoned_runs()
 
 
 def enqueue_analysis(frame) -> None:

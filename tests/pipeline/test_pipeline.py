@@ -395,6 +395,43 @@ def test_given_a_run_that_died_when_it_comes_back_after_the_redelivery_limit_the
     assert len(analyzer.calls) == 1
 
 
+def test_given_runs_whose_worker_died_then_they_are_dropped_and_a_late_delivery_finds_them_so(
+    camera, analyzer
+):
+    add_analysis(camera, "persons")
+    abandoned, recent, finished = (store(camera, n) for n in range(3))
+    for frame in (abandoned, recent, finished):
+        analyze(frame)
+    # Given two runs cut short (their worker died), one long ago, one lately
+    unfinished = [abandoned, recent]
+    FrameAnalysis.objects.filter(frame__in=unfinished).update(status="pending", result=None)
+    FrameRun.objects.filter(frame__in=unfinished).update(status=FrameRunStatus.ANALYZING)
+    now = timezone.now()
+    FrameRun.objects.filter(frame=abandoned).update(
+        started_at=now - timedelta(seconds=pipeline.ABANDONED_AFTER_SECONDS + 1)
+    )
+    FrameRun.objects.filter(frame=recent).update(
+        started_at=now - timedelta(seconds=pipeline.ABANDONED_AFTER_SECONDS - 30)
+    )
+    FrameRun.objects.filter(frame=finished).update(started_at=now - timedelta(hours=1))
+
+    # When the periodic sweep runs
+    assert pipeline.close_abandoned_runs(now) == 1
+
+    # Then only the run left unfinished too long is dropped, with the reason
+    runs = {run.frame_id: run for run in FrameRun.objects.all()}
+    assert runs[abandoned.pk].status == FrameRunStatus.DROPPED
+    assert "its worker stopped" in runs[abandoned.pk].reason
+    assert runs[abandoned.pk].finished_at == now
+    assert runs[recent.pk].status == FrameRunStatus.ANALYZING
+    assert runs[finished.pk].status == FrameRunStatus.ANALYZED
+    # And the task given back an hour later sends nothing for it
+    calls = len(analyzer.calls)
+    outcome = analyze(abandoned, delay=3600)
+    assert outcome.status == "dropped" and "its worker stopped" in outcome.reason
+    assert len(analyzer.calls) == calls
+
+
 # ---------------------------------------------------------------- vendor failures
 
 
