@@ -29,17 +29,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pipeline_latency import Services, WebSocket, arguments, make_scene, percentile
 
-# The project's settings with the Redis pub/sub channel layer instead of the core one.
-PUBSUB_SETTINGS = """
+# The project's settings with a given channels_redis layer.
+LAYER_SETTINGS = """
 from monitoring.settings import *  # noqa: F403
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "BACKEND": "%s",
         "CONFIG": {"hosts": [REDIS_URL], "prefix": "ssd-channels"},  # noqa: F405
     }
 }
 """
+LAYERS = {
+    "core": "channels_redis.core.RedisChannelLayer",
+    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+}
 CONNECT_BATCH = 100
 CONNECT_TIMEOUT = 180.0
 
@@ -151,9 +155,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--layer",
-        choices=["core", "pubsub"],
-        default="core",
-        help="channel layer: the project's (channels_redis core) or channels_redis pubsub",
+        choices=["project", *LAYERS],
+        default="project",
+        help="channel layer: the settings' (project: Redis pub/sub), or channels_redis's core "
+        "or pubsub layer",
     )
     args = parser.parse_args()
     if not 1 <= args.clients <= 5000 or not 1 <= args.events <= 100:
@@ -162,8 +167,8 @@ def main() -> None:
         raise SystemExit("--warmup must be 0 to 10")
     services = Services()
     try:
-        if args.layer == "pubsub":
-            services.use_settings(PUBSUB_SETTINGS)
+        if args.layer in LAYERS:
+            services.use_settings(LAYER_SETTINGS % LAYERS[args.layer])
         services.prepare(args.database_url, services.start_redis())
         port = services.start_daphne()
         _site, (camera,), cookie = make_scene("fan-out")

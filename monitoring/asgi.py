@@ -1,5 +1,6 @@
 """ASGI entry point: Django for HTTP, Channels for websockets (login required)."""
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -21,3 +22,7 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Everything loaded so far lives as long as the process: kept out of the collector's
+# full passes, which otherwise walk it all while a thousand browsers wait for an event.
+gc.freeze()
