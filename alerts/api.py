@@ -8,7 +8,6 @@ and adding notes need acknowledge. The state changes themselves are
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.db.models import Prefetch, RestrictedError
 from django.http import FileResponse, Http404
 from django.utils.translation import gettext_lazy as _
@@ -29,7 +28,7 @@ from alerts.models import (
     params_errors,
 )
 from cameras import roles
-from cameras.history import record_change, snapshot
+from cameras.api import HistoryMixin
 from cameras.models import Camera, Region
 from monitoring.apiutils import MAX_ID, Conflict, parse_id
 
@@ -136,7 +135,7 @@ class RuleSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class RuleViewSet(viewsets.ModelViewSet):
+class RuleViewSet(HistoryMixin, viewsets.ModelViewSet):
     """Rules of the cameras of the caller's sites. Filters: ``camera``, ``site``,
     ``kind``, ``enabled``."""
 
@@ -159,22 +158,9 @@ class RuleViewSet(viewsets.ModelViewSet):
             rules = rules.filter(enabled=params["enabled"] == "true")
         return rules.select_related("camera", "region").order_by("camera", "name", "id")
 
-    def perform_create(self, serializer):
-        with transaction.atomic():
-            instance = serializer.save()
-            record_change(self.request.user, instance, "create", None, snapshot(instance))
-
-    def perform_update(self, serializer):
-        with transaction.atomic():
-            before = snapshot(serializer.instance)
-            instance = serializer.save()
-            record_change(self.request.user, instance, "update", before, snapshot(instance))
-
     def perform_destroy(self, instance):
         try:
-            with transaction.atomic():
-                record_change(self.request.user, instance, "delete", snapshot(instance), None)
-                instance.delete()
+            super().perform_destroy(instance)
         except RestrictedError:
             raise Conflict(
                 _("This rule has alerts, which keep it for their history: disable it instead.")

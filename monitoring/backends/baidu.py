@@ -1184,34 +1184,26 @@ class BaiduClient:
         state.attempts += 1
         request_id = uuid.uuid4().hex
         started_at = time.time()
-        try:
-            self.hooks.before(VENDOR, api, request_id)
-        except RefusedLocally as refused:
-            self.hooks.after(
-                Attempt(
-                    vendor=VENDOR,
-                    api=api,
-                    request_id=request_id,
-                    started_at=started_at,
-                    latency_ms=0.0,
-                    outcome="refused",
-                    error_code=str(refused.code or ""),
-                    attempt=state.attempts,
-                )
-            )
-            raise
-        url = f"{self._urls[api]}?access_token={quote(token, safe='')}"
-        self.hooks.sending(
-            Attempt(
+
+        def attempt(outcome: str, error_code: str = "", latency_ms: float = 0.0) -> Attempt:
+            return Attempt(
                 vendor=VENDOR,
                 api=api,
                 request_id=request_id,
                 started_at=started_at,
-                latency_ms=0.0,
-                outcome="pending",
+                latency_ms=latency_ms,
+                outcome=outcome,
+                error_code=error_code,
                 attempt=state.attempts,
             )
-        )
+
+        try:
+            self.hooks.before(VENDOR, api, request_id)
+        except RefusedLocally as refused:
+            self.hooks.after(attempt("refused", str(refused.code or "")))
+            raise
+        url = f"{self._urls[api]}?access_token={quote(token, safe='')}"
+        self.hooks.sending(attempt("pending"))
         start = time.perf_counter()
         answer: Any = None
         error: BackendError | None = None
@@ -1237,18 +1229,7 @@ class BaiduClient:
         else:
             outcome = "vendor_error"
             code = str(error.code) if error.code is not None else f"http_{error.http_status}"
-        self.hooks.after(
-            Attempt(
-                vendor=VENDOR,
-                api=api,
-                request_id=request_id,
-                started_at=started_at,
-                latency_ms=latency_ms,
-                outcome=outcome,
-                error_code=code,
-                attempt=state.attempts,
-            )
-        )
+        self.hooks.after(attempt(outcome, code, latency_ms))
         if error is not None:
             raise error
         return answer
