@@ -60,7 +60,7 @@ def publish(
     message = event.as_message()
     transaction.on_commit(lambda: _send(site_id, message))
     if type in ALERT_EVENT_TYPES:
-        transaction.on_commit(lambda: _enqueue_webhooks(event.pk))
+        transaction.on_commit(lambda: _enqueue_webhooks(site_id, str(type), event.pk))
     return event
 
 
@@ -114,11 +114,13 @@ def _sender_loop() -> _SenderLoop:
         return _sender
 
 
-def _enqueue_webhooks(event_id: int) -> None:
-    from alerts import tasks
+def _enqueue_webhooks(site_id: int, type: str, event_id: int) -> None:
+    """Queue the deliveries of an alert event, when a webhook of its site wants it."""
+    from alerts import tasks, webhooks
 
     try:
-        tasks.notify_webhooks.delay(event_id)
+        if type in webhooks.wanted_types(site_id):
+            tasks.notify_webhooks.delay(event_id)
     except Exception:
         logger.exception("webhooks of live event %s could not be queued", event_id)
 
@@ -237,10 +239,15 @@ def finding_payload(finding) -> dict[str, Any]:
 
 
 def frame_analyzed_payload(
-    camera, frame, results: Iterable[Any], problems: Iterable[Problem] = ()
+    camera,
+    frame,
+    results: Iterable[Any],
+    problems: Iterable[Problem] = (),
+    *,
+    regions: Iterable[Any] | None = None,
 ) -> dict[str, Any]:
     """What the live wall draws on a frame: persons and objects found, the camera's
-    regions in the frame's pixels, and what is wrong."""
+    regions (``regions``, else read) in the frame's pixels, and what is wrong."""
     from cameras.polygons import rescale
 
     width, height = frame.width, frame.height
@@ -292,7 +299,7 @@ def frame_analyzed_payload(
                 region.points, (region.frame_width, region.frame_height), (width, height)
             ),
         }
-        for region in camera.regions.all()
+        for region in (camera.regions.order_by("pk") if regions is None else regions)
     ]
     return {
         "camera": camera.pk,

@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 
 from alerts.models import LiveEvent, Webhook, WebhookDelivery
@@ -149,6 +152,42 @@ def deliver(
         # The same attempt ran twice at once: the other run records it and retries.
         return Outcome(None)
     return Outcome(delivery, retry_in)
+
+
+# What the enabled webhooks of a site subscribe to is kept in the shared cache this long
+# (and forgotten as soon as one of them changes).
+WANTED_SECONDS = 60
+
+
+def _wanted_key(site_id: int) -> str:
+    return f"webhooks:wanted:{site_id}"
+
+
+def wanted_types(site_id: int) -> frozenset[str]:
+    """The event types at least one enabled webhook of the site subscribes to: an event
+    of another type queues no delivery task at all."""
+    key = _wanted_key(site_id)
+    wanted = cache.get(key)
+    if wanted is None:
+        wanted = sorted(
+            {
+                str(event_type)
+                for types in Webhook.objects.filter(site_id=site_id, enabled=True).values_list(
+                    "event_types", flat=True
+                )
+                for event_type in types or []
+            }
+        )
+        cache.set(key, wanted, WANTED_SECONDS)
+    return frozenset(wanted)
+
+
+@receiver(post_save, sender=Webhook, dispatch_uid="alerts.webhooks.saved")
+@receiver(post_delete, sender=Webhook, dispatch_uid="alerts.webhooks.deleted")
+def _webhook_changed(sender, instance: Webhook, **kwargs) -> None:
+    key = _wanted_key(instance.site_id)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))
 
 
 def webhooks_for(event: LiveEvent) -> list[Webhook]:

@@ -27,3 +27,7 @@ class MonitoringConfig(AppConfig):
             capture.FRAME_HOOKS.append(_frame_stored)
         if _camera_health_changed not in capture.HEALTH_HOOKS:
             capture.HEALTH_HOOKS.append(_camera_health_changed)
+        # The pipeline keeps each camera's setup between frames until it changes.
+        from monitoring import camera_setup
+
+        camera_setup.connect()

@@ -44,7 +44,6 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
-from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from alerts import events, lifecycle
@@ -56,6 +55,7 @@ from billing.models import Outcome, UsageRecord
 from billing.usage import ledger_request_id
 from cameras.models import Camera, CameraAnalysis, Frame, Health, Region, RegionKind
 from cameras.polygons import rescale
+from monitoring import camera_setup
 from monitoring.analysis_models import (
     AnalysisState,
     FrameAnalysis,
@@ -170,10 +170,10 @@ def analyze_frame(
     number = delivery if delivery is not None else run.deliveries
     outcome = FrameOutcome(frame.pk, "analyzed", delivery=number)
 
-    prefetch_related_objects([camera], "regions")
-    regions = sorted(camera.regions.all(), key=lambda region: region.pk)
+    setup = camera_setup.setup_of(camera.pk)
+    regions = list(setup.regions)
     rows, availability_changed = _run_analyses(
-        frame, camera, regions, number, now, outcome, fresh=fresh
+        frame, camera, regions, setup.analyses, number, now, outcome, fresh=fresh
     )
     done = [
         (row, _parsed(row))
@@ -182,13 +182,13 @@ def analyze_frame(
     ]
     problems: list[events.Problem] = []
     if done:
-        problems = _apply_rules(frame, camera, regions, done, outcome, fresh=fresh)
+        problems = _apply_rules(frame, camera, regions, setup.rules, done, outcome, fresh=fresh)
     if cache.add(f"pipeline:resolve:{camera.pk}", 1, timeout=RESOLVE_EVERY_SECONDS) and (
         _may_resolve(camera)
     ):
         lifecycle.resolve_stale(now, camera=camera)
     if rows:
-        _publish_frame(frame, camera, rows, done, problems)
+        _publish_frame(frame, camera, regions, rows, done, problems)
         outcome.published = True
     if availability_changed:
         publish_camera_status(camera)
@@ -272,20 +272,17 @@ def _run_analyses(
     frame: Frame,
     camera: Camera,
     regions: list[Region],
+    analyses: Sequence[CameraAnalysis],
     delivery: int,
     now: datetime,
     outcome: FrameOutcome,
     *,
     fresh: bool,
 ) -> tuple[list[FrameAnalysis], bool]:
-    """Every analysis of the camera that runs on this frame: stored results reused,
-    due analyses called. Returns their rows and whether any analysis became available
-    or unavailable. A ``fresh`` run (the frame's first) has nothing stored to reuse."""
-    analyses = list(
-        CameraAnalysis.objects.filter(camera=camera, enabled=True)
-        .select_related("account")
-        .order_by("pk")
-    )
+    """Every enabled analysis of the camera that runs on this frame: stored results
+    reused, due analyses called. Returns their rows and whether any analysis became
+    available or unavailable. A ``fresh`` run (the frame's first) has nothing stored to
+    reuse."""
     if not analyses:
         return [], False
     stored = (
@@ -762,14 +759,12 @@ def _apply_rules(
     frame: Frame,
     camera: Camera,
     regions: list[Region],
+    rules: Sequence[Rule],
     done: list[tuple[FrameAnalysis, AnalysisResult]],
     outcome: FrameOutcome,
     *,
     fresh: bool,
 ) -> list[events.Problem]:
-    rules = list(
-        Rule.objects.filter(camera=camera, enabled=True).select_related("region").order_by("pk")
-    )
     if not rules:
         return []
     evaluated = (
@@ -901,13 +896,14 @@ def _finding(data: dict[str, Any]) -> Finding:
 def _publish_frame(
     frame: Frame,
     camera: Camera,
+    regions: list[Region],
     rows: list[FrameAnalysis],
     done: list[tuple[FrameAnalysis, AnalysisResult]],
     problems: list[events.Problem],
 ) -> None:
     """``frame.analyzed``: the overlay (events' payload) plus each analysis' status."""
     overlay = [_overlay_result(row, result, frame) for row, result in done]
-    payload = events.frame_analyzed_payload(camera, frame, overlay, problems)
+    payload = events.frame_analyzed_payload(camera, frame, overlay, problems, regions=regions)
     payload["analyses"] = [
         {
             "analysis": row.analysis_id,

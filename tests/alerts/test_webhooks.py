@@ -174,12 +174,39 @@ def test_only_alert_events_are_queued_for_webhooks_after_commit(
 ):
     queued = []
     monkeypatch.setattr(tasks.notify_webhooks, "delay", queued.append)
+    Webhook.objects.create(site=site_a, name="a", url=URL, secret=SECRET)
 
     with django_capture_on_commit_callbacks(execute=True):
         publish(site_a.pk, "frame.analyzed", {"camera": 1})
         alert_event = publish(site_a.pk, "alert.opened", {})
 
     assert queued == [alert_event.pk]
+
+
+def test_an_alert_event_no_webhook_of_its_site_wants_queues_nothing_until_one_does(
+    site_a, site_b, monkeypatch, django_capture_on_commit_callbacks
+):
+    queued = []
+    monkeypatch.setattr(tasks.notify_webhooks, "delay", queued.append)
+    # Given webhooks elsewhere, disabled, or subscribed to other types only
+    Webhook.objects.create(site=site_b, name="elsewhere", url=URL, secret=SECRET)
+    Webhook.objects.create(site=site_a, name="off", url=URL, secret=SECRET, enabled=False)
+    opened_only = Webhook.objects.create(site=site_a, name="a", url=URL, secret=SECRET)
+    with django_capture_on_commit_callbacks(execute=True):
+        publish(site_a.pk, "alert.updated", {})
+    assert queued == []
+    # When an admin subscribes a webhook of the site to updates
+    opened_only.event_types = ["alert.opened", "alert.updated"]
+    opened_only.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        updated = publish(site_a.pk, "alert.updated", {})
+    # Then the next update is queued at once
+    assert queued == [updated.pk]
+    # And once the webhook is gone, nothing is queued any more
+    opened_only.delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        publish(site_a.pk, "alert.opened", {})
+    assert queued == [updated.pk]
 
 
 def test_a_broker_that_is_down_does_not_stop_the_alert(
