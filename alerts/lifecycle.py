@@ -24,7 +24,7 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from alerts import events
@@ -90,13 +90,17 @@ def save_rule_state(
 # ---------------------------------------------------------------- reading
 
 
-def unresolved_alert(rule: Rule, camera, region) -> Alert | None:
-    """The open or acknowledged alert of ``rule`` on ``camera`` and ``region``, if any."""
-    return (
-        Alert.objects.filter(**_scope(rule, camera, region), status__in=UNRESOLVED)
-        .select_related("rule")
-        .first()
-    )
+def unresolved_alert(rule: Rule, camera, region, *, lock: bool = False) -> Alert | None:
+    """The open or acknowledged alert of ``rule`` on ``camera`` and ``region``, if any;
+    ``lock``: locked until the caller's transaction ends, its rule, camera and region
+    those given."""
+    alerts = Alert.objects.filter(**_scope(rule, camera, region), status__in=UNRESOLVED)
+    if not lock:
+        return alerts.select_related("rule").first()
+    alert = alerts.select_for_update(of=("self",)).first()
+    if alert is not None:
+        alert.rule, alert.camera, alert.region = rule, camera, region
+    return alert
 
 
 def last_resolved_at(rule: Rule, camera, region) -> datetime | None:
@@ -133,8 +137,11 @@ def apply_decision(
     if not decision.active or not (decision.holds or decision.fire):
         return None
     calls = _calls(vendor_calls)
+    # Inside a transaction (the pipeline's, per rule and frame) the alert is locked as
+    # it is read; outside, it is read, then locked to be updated.
+    locked = connection.in_atomic_block
     for _attempt in range(3):
-        alert = unresolved_alert(rule, camera, region)
+        alert = unresolved_alert(rule, camera, region, lock=locked)
         if alert is None:
             if not decision.fire:
                 return None
@@ -145,7 +152,7 @@ def apply_decision(
                 return opened
             # Another worker opened it first: update theirs.
             continue
-        updated = _update(alert, decision, frame, results, calls, now)
+        updated = _update(alert, decision, frame, results, calls, now, locked=locked)
         if updated is not None:
             return updated
         # Resolved between reading and locking it: decide again from scratch.
@@ -194,7 +201,9 @@ def _open(rule, camera, region, decision, frame, results, calls, now) -> Alert |
     return alert
 
 
-def _update(alert: Alert, decision, frame, results, calls, now) -> Alert | None:
+def _update(
+    alert: Alert, decision, frame, results, calls, now, *, locked: bool = False
+) -> Alert | None:
     better = frame is not None and decision.score > alert.best_score
     evidence_name = None
     if better:
@@ -205,7 +214,9 @@ def _update(alert: Alert, decision, frame, results, calls, now) -> Alert | None:
     # pipeline's, per rule and frame) no savepoint is needed.
     with transaction.atomic(savepoint=False):
         current = (
-            Alert.objects.select_for_update(of=("self",))
+            alert
+            if locked
+            else Alert.objects.select_for_update(of=("self",))
             .filter(pk=alert.pk, status__in=UNRESOLVED)
             .select_related("rule", "camera", "region")
             .first()
