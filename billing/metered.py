@@ -39,7 +39,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.core.cache import cache
@@ -91,6 +91,9 @@ class CallScope:
     camera_id: int | None = None
     request_id_prefix: str | None = None
     batch: int = 0
+    # Attempts announced by ``sending`` and not answered yet: client request id -> the
+    # attempt as recorded.
+    in_flight: dict[str, Attempt] = field(default_factory=dict)
 
 
 _current_scope: ContextVar[CallScope | None] = ContextVar("billing_metered_scope", default=None)
@@ -108,9 +111,6 @@ class MeteredHooks(CallHooks):
     def __init__(self, account, *, gate: QuotaGate | None = None):
         self.account = account
         self.gate = gate or get_gate()
-        # Client request ids of the attempts whose pending row was written.
-        self._pending: set[str] = set()
-        self._pending_lock = threading.Lock()
 
     @contextmanager
     def scope(
@@ -163,6 +163,7 @@ class MeteredHooks(CallHooks):
     def sending(self, attempt: Attempt) -> None:
         scope = self.current()
         recorded = replace(attempt, request_id=self.ledger_request_id(attempt))
+        scope.in_flight[attempt.request_id] = recorded
         try:
             record_attempt(scope.account.pk, recorded, camera_id=scope.camera_id)
         except DatabaseError:
@@ -173,17 +174,18 @@ class MeteredHooks(CallHooks):
                 recorded.request_id,
                 scope.account.pk,
             )
-            return
-        with self._pending_lock:
-            self._pending.add(attempt.request_id)
 
     def after(self, attempt: Attempt) -> None:
         scope = self.current()
+        scope.in_flight.pop(attempt.request_id, None)
         recorded = replace(attempt, request_id=self.ledger_request_id(attempt))
-        with self._pending_lock:
-            pending = attempt.request_id in self._pending
-            self._pending.discard(attempt.request_id)
-        write = complete_attempt if pending else record_attempt
+        # A refused attempt never left, and the local analyzer announces nothing: their
+        # row is new. Any other may have its pending row (or not, if writing it failed).
+        write = (
+            record_attempt
+            if attempt.outcome == "refused" or attempt.vendor == "local"
+            else (complete_attempt)
+        )
         try:
             write(scope.account.pk, recorded, camera_id=scope.camera_id)
         except DatabaseError:
@@ -197,6 +199,29 @@ class MeteredHooks(CallHooks):
             )
         if attempt.vendor == "ctyun" and attempt.error_code == CTYUN_COUNT_USED_UP:
             self.gate.quota_used_up(scope.account, attempt.api)
+
+    def abandon_in_flight(self, error: BaseException) -> None:
+        """The client raised ``error`` with requests announced but never reported (an
+        error of the client itself, after the request left): each is recorded as a
+        transport error now, rather than staying pending until it is closed as
+        interrupted."""
+        scope = self.current()
+        while scope.in_flight:
+            _request_id, recorded = scope.in_flight.popitem()
+            code = f"client_{type(error).__name__}"[:40]
+            try:
+                complete_attempt(
+                    scope.account.pk,
+                    replace(recorded, outcome="transport_error", error_code=code),
+                    camera_id=scope.camera_id,
+                )
+            except DatabaseError:
+                logger.exception(
+                    "usage ledger: could not record %s request %s of account %s",
+                    recorded.api,
+                    recorded.request_id,
+                    scope.account.pk,
+                )
 
     # -- before opening anything
 
@@ -303,7 +328,11 @@ def metered_call(
             if backend.name == "local":
                 result = _run_local(backend, hooks, api, chosen, params)
             else:
-                result = _run_one(backend, api, chosen, params)
+                try:
+                    result = _run_one(backend, api, chosen, params)
+                except Exception as error:
+                    hooks.abandon_in_flight(error)
+                    raise
         batches.append(Batch(indices, result))
     return batches
 

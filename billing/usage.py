@@ -27,6 +27,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from billing import bills, plans, pricing, rollup
@@ -38,9 +39,10 @@ logger = logging.getLogger(__name__)
 # UsageRecord.request_id and UsageRecord.error_code column widths.
 REQUEST_ID_MAX = 100
 ERROR_CODE_MAX = 40
-# A request still pending this long after it left will not be answered any more: the
-# longest read timeout an account can set is far shorter.
-PENDING_GRACE = timedelta(minutes=10)
+# A request still pending this long after its attempt started will not be answered any
+# more: an account's longest connect timeout (120 s) plus twice its longest read timeout
+# (600 s, applied to each read), plus the quota gate's wait, stay well under it.
+PENDING_GRACE = timedelta(hours=1)
 # The error code of a request closed by ``close_interrupted``.
 INTERRUPTED = "interrupted"
 
@@ -87,18 +89,24 @@ def record_attempt(account_id: int, attempt: Attempt, *, camera_id: int | None =
 
 
 def complete_attempt(account_id: int, attempt: Attempt, *, camera_id: int | None = None) -> bool:
-    """Give the row recorded ``pending`` under ``attempt.request_id`` its outcome; when
+    """Give the row recorded ``pending`` under ``attempt.request_id`` its outcome (also
+    when ``close_interrupted`` had closed it meanwhile: the answer came after all); when
     there is no such row (writing it failed), record the attempt. True when a row was
     completed or added. A completed row is rolled up again (``rolled_up`` cleared)."""
     if attempt.outcome == Outcome.PENDING:
         raise ValueError("an attempt is completed with its outcome, not 'pending'")
-    completed = UsageRecord.objects.filter(
-        account_id=account_id, request_id=attempt.request_id, outcome=Outcome.PENDING
-    ).update(
-        outcome=attempt.outcome,
-        latency_ms=attempt.latency_ms,
-        error_code=(attempt.error_code or "")[:ERROR_CODE_MAX],
-        rolled_up=False,
+    open_rows = Q(outcome=Outcome.PENDING) | Q(
+        outcome=Outcome.TRANSPORT_ERROR, error_code=INTERRUPTED
+    )
+    completed = (
+        UsageRecord.objects.filter(account_id=account_id, request_id=attempt.request_id)
+        .filter(open_rows)
+        .update(
+            outcome=attempt.outcome,
+            latency_ms=attempt.latency_ms,
+            error_code=(attempt.error_code or "")[:ERROR_CODE_MAX],
+            rolled_up=False,
+        )
     )
     if completed:
         return True

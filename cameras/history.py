@@ -111,9 +111,13 @@ def record_change(
     ``before`` and ``after`` are ``snapshot``s (None for what does not exist). Call it
     before deleting, while ``obj`` still has its id. An update that changes nothing writes
     nothing and returns None. ``user`` None (or anonymous) means the system did it.
+    Deleting a region deletes its rules with it: each gets its own deletion record.
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}; one of {sorted(ACTIONS)}")
+    if action == "delete" and isinstance(obj, Region):
+        for rule in Rule.objects.filter(region=obj).select_related("camera"):
+            record_change(user, rule, "delete", snapshot(rule), None)
     changes = diff(before, after)
     if action == "update" and not changes:
         return None

@@ -104,8 +104,9 @@ REASON_LENGTH = 500
 # timeout; a frame older than this by then is not worth paying a vendor for.
 REDELIVERED_MAX_AGE_SECONDS = 300
 # A run still analysing this long after it started lost its worker (see
-# ``close_abandoned_runs``).
-ABANDONED_AFTER_SECONDS = REDELIVERED_MAX_AGE_SECONDS
+# ``close_abandoned_runs``): longer than a frame's analyses take with every retry of a
+# slow vendor, shorter than the broker's visibility timeout.
+ABANDONED_AFTER_SECONDS = 900
 # Quiet alerts of a camera are looked at after its frames at most this often (the
 # periodic task looks at every camera anyway).
 RESOLVE_EVERY_SECONDS = 5
@@ -192,8 +193,9 @@ def analyze_frame(
         outcome.published = True
     if availability_changed:
         publish_camera_status(camera)
+    # Analysed after all, even if taken for abandoned meanwhile: the reason goes.
     FrameRun.objects.filter(pk=run.pk).update(
-        status=FrameRunStatus.ANALYZED, finished_at=timezone.now()
+        status=FrameRunStatus.ANALYZED, reason="", finished_at=timezone.now()
     )
     return outcome
 

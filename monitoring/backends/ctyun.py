@@ -635,8 +635,8 @@ class CtyunClient:
             now=datetime.fromtimestamp(self._clock(), tz=BEIJING),
             host=self._host,
         )
-        sent_at = self._clock()
         self.hooks.sending(attempt("pending"))
+        sent_at = self._clock()
         try:
             response = self._http.post(
                 self._base_url + api.path, content=request.body, headers=headers

@@ -340,3 +340,20 @@ def test_the_camera_page_shows_rule_changes_as_rule_changes(admin, camera):
     ]
     assert f"updated rule {REPR}" in page and f"created rule {REPR}" in page
     assert "<code>severity</code>: critical → warning" in page
+
+
+def test_deleting_a_region_through_the_api_records_the_deletion_of_its_rules(
+    admin, camera, region, make_rule
+):
+    # Given two rules on the region and one on the whole camera
+    on_region = [make_rule(camera, region, name="A"), make_rule(camera, region, name="B")]
+    whole = make_rule(camera, None, name="Whole camera")
+    # When an admin deletes the region
+    response = client_for(admin).delete(f"/api/regions/{region.pk}/")
+    assert response.status_code == 204, response.content
+    # Then its rules are gone and each has its deletion on record, by that admin
+    records = list(ChangeRecord.objects.filter(object_type="rule", action="delete"))
+    assert sorted(record.object_id for record in records) == sorted(r.pk for r in on_region)
+    assert {record.user_id for record in records} == {admin.pk}
+    assert [r.object_id for r in camera_history(camera) if r.object_type == "region"] == [region.pk]
+    assert Rule.objects.filter(pk=whole.pk).exists()

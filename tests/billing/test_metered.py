@@ -244,6 +244,20 @@ def test_a_request_cut_by_a_crash_stays_on_the_ledger_and_is_closed_as_interrupt
     assert ledger() == [("frame-8:delivery-1:body_attr:0:1", "transport_error", "interrupted")]
 
 
+def test_a_request_the_client_fails_on_after_it_left_is_recorded_not_left_pending(
+    baidu, baidu_vendor, monkeypatch
+):
+    # given the client tripping over something it does not expect once the request left
+    def broken(http_request):
+        raise RuntimeError("unexpected")
+
+    baidu_vendor["body_attr"].side_effect = broken
+    with pytest.raises(RuntimeError):
+        metered_call(baidu, "body_attr", [FRAME], request_id_prefix="frame-5")
+    # then the request is on the ledger as a transport error the client caused
+    assert ledger() == [("frame-5:body_attr:0:1", "transport_error", "client_RuntimeError")]
+
+
 def test_when_the_pending_row_cannot_be_written_the_outcome_is_still_recorded(
     baidu, baidu_vendor, monkeypatch
 ):

@@ -151,6 +151,18 @@ def test_a_pending_row_gets_the_outcome_that_came_back_and_is_rolled_up_again(ba
     assert (hour.success, hour.failed) == (0, 1)
 
 
+def test_an_answer_that_comes_after_its_row_was_closed_as_interrupted_still_counts(baidu):
+    # Given a request whose row was closed as interrupted while it was still in flight
+    left = NOON - PENDING_GRACE - timedelta(minutes=1)
+    record_attempt(baidu.pk, attempt(outcome="pending", started_at=left.timestamp()))
+    assert close_interrupted(NOON) == 1
+    # When its answer comes after all
+    assert complete_attempt(baidu.pk, attempt(outcome="success", started_at=left.timestamp()))
+    # Then the row holds it, to be rolled up again
+    row = UsageRecord.objects.get()
+    assert (row.outcome, row.error_code, row.rolled_up) == ("success", "", False)
+
+
 def test_completing_an_attempt_without_a_pending_row_records_it(baidu):
     assert complete_attempt(baidu.pk, attempt(outcome="success"))
     assert UsageRecord.objects.get().outcome == "success"
@@ -188,8 +200,9 @@ def test_rows_pending_past_the_grace_are_closed_as_interrupted_transport_errors(
     # and closing again finds nothing more
     assert close_interrupted(NOON) == 0
     rollup.roll_up()
-    counts = rollup.hour_counts(baidu, NOON - timedelta(hours=1), NOON)
-    assert counts[("body_attr", NOON - timedelta(hours=1))]["transport_errors"] == 1
+    hour = left_long_ago.replace(minute=0, second=0, microsecond=0)
+    counts = rollup.hour_counts(baidu, hour, NOON)
+    assert counts[("body_attr", hour)]["transport_errors"] == 1
 
 
 def test_ledger_request_ids_name_the_work_the_request_and_the_attempt():
