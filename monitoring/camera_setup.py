@@ -9,13 +9,17 @@ round trip to learn whether they are still current.
 A save or delete of a region, an analysis or a rule gives its camera a new stamp; a save
 or delete of a vendor account gives every camera one. The stamp is replaced at once and
 again when the transaction commits, so a worker that read the setup between the two
-(still the old one) reads it again on its next frame. Without a shared cache (no
-``REDIS_URL``: processes cannot tell each other) nothing is kept.
+(still the old one) reads it again on its next frame. A kept setup is read again after
+``KEEP_SECONDS`` whatever the stamps say, so a change no stamp told of (a bulk SQL
+update, Redis out of reach while saving) is seen within that time. Without a shared
+cache (no ``REDIS_URL``: processes cannot tell each other) nothing is kept.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -26,7 +30,10 @@ from django.db import transaction
 from alerts.models import Rule
 from cameras.models import CameraAnalysis, Region
 
+logger = logging.getLogger(__name__)
+
 ALL_CAMERAS_KEY = "pipeline:setup:all"
+KEEP_SECONDS = 60.0
 
 
 def camera_key(camera_id: int) -> str:
@@ -42,7 +49,8 @@ class CameraSetup:
     rules: tuple[Rule, ...]
 
 
-_kept: dict[int, tuple[tuple[str, str], CameraSetup]] = {}
+# camera id -> (stamps, when it was read (monotonic), the setup)
+_kept: dict[int, tuple[tuple[str, str], float, CameraSetup]] = {}
 _lock = threading.Lock()
 
 
@@ -81,12 +89,13 @@ def setup_of(camera_id: int) -> CameraSetup:
                 cache.add(key, uuid.uuid4().hex, timeout=None)
         return load(camera_id)
     stamp = (found[keys[0]], found[keys[1]])
+    now = time.monotonic()
     kept = _kept.get(camera_id)
-    if kept is not None and kept[0] == stamp:
-        return kept[1]
+    if kept is not None and kept[0] == stamp and now - kept[1] < KEEP_SECONDS:
+        return kept[2]
     setup = load(camera_id)
     with _lock:
-        _kept[camera_id] = (stamp, setup)
+        _kept[camera_id] = (stamp, now, setup)
     return setup
 
 
@@ -96,7 +105,10 @@ def changed(camera_id: int | None) -> None:
     key = ALL_CAMERAS_KEY if camera_id is None else camera_key(camera_id)
 
     def restamp() -> None:
-        cache.set(key, uuid.uuid4().hex, timeout=None)
+        try:
+            cache.set(key, uuid.uuid4().hex, timeout=None)
+        except Exception:  # the change itself must not fail for it
+            logger.warning("camera setup stamp %s not replaced: cache unreachable", key)
 
     restamp()
     transaction.on_commit(restamp)

@@ -135,3 +135,32 @@ def test_without_a_shared_cache_the_setup_is_read_for_every_frame(
 
     with django_assert_num_queries(3):
         camera_setup.setup_of(camera.pk)
+
+
+def test_a_kept_setup_is_read_again_after_a_while_whatever_the_stamps_say(shared, monkeypatch):
+    camera = make_camera()
+    add_fence(camera, "Yard")
+    camera_setup.setup_of(camera.pk)
+    kept = camera_setup.setup_of(camera.pk)
+    # a change no stamp told of (a bulk update)
+    from cameras.models import Region
+
+    Region.objects.filter(camera=camera).update(name="Renamed in bulk")
+    assert camera_setup.setup_of(camera.pk) is kept
+
+    later = camera_setup.time.monotonic() + camera_setup.KEEP_SECONDS + 1
+    monkeypatch.setattr(camera_setup.time, "monotonic", lambda: later)
+    assert names(camera_setup.setup_of(camera.pk))[0] == ["Renamed in bulk"]
+
+
+def test_a_change_is_saved_even_when_the_cache_cannot_be_reached(monkeypatch, caplog):
+    camera = make_camera()
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(camera_setup.cache, "set", unreachable)
+    region = add_fence(camera, "Yard")
+
+    assert region.pk is not None
+    assert "not replaced" in caplog.text
