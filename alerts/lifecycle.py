@@ -7,7 +7,9 @@ at most one unresolved alert per (rule, camera, region) is a unique constraint, 
 worker that loses the race to open one updates the winner's instead; acknowledging and
 resolving are conditional updates, so two people (or a person and the clock) cannot
 both succeed. Every change writes an ``AlertChange`` and publishes a live event in the
-same transaction (sent after commit).
+same transaction (sent after commit). An alert the condition keeps confirming is updated
+on every frame, and announced (``alert.updated``) when its evidence gets better and
+otherwise at most every ``UPDATE_EVENT_SECONDS``.
 
 Evidence pictures are drawn before a transaction starts, only when an alert opens or a
 frame beats its best score.
@@ -22,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
@@ -43,6 +46,10 @@ from alerts.rules import Decision, in_cooldown, initial_state
 from cameras.models import Frame
 
 logger = logging.getLogger(__name__)
+
+# An alert confirmed frame after frame is announced at most this often (its count and
+# last-seen time catch up with the next announcement), unless its evidence gets better.
+UPDATE_EVENT_SECONDS = 2.0
 
 
 class AlertTransitionError(Exception):
@@ -230,7 +237,8 @@ def _update(
         current.summary = decision.summary[:500]
         fields = ["count", "last_seen_at", "summary", "updated_at"]
         replaced_frame_id, replaced_evidence = None, ""
-        if better and decision.score > current.best_score:
+        improved = better and decision.score > current.best_score
+        if improved:
             replaced_frame_id, replaced_evidence = current.best_frame_id, current.evidence.name
             current.best_score = float(decision.score)
             current.best_frame = frame
@@ -264,8 +272,18 @@ def _update(
         current.save(update_fields=fields)
         if replaced_evidence:
             transaction.on_commit(lambda: _delete_file(replaced_evidence))
-        events.publish_alert(current, EventType.ALERT_UPDATED)
+        if improved or _time_to_announce(current.pk):
+            events.publish_alert(current, EventType.ALERT_UPDATED)
     return current
+
+
+def _time_to_announce(alert_id: int) -> bool:
+    """Whether the confirmed alert ``alert_id`` is due an ``alert.updated`` (shared by
+    every worker through the cache; when the cache cannot tell, it is)."""
+    try:
+        return bool(cache.add(f"alerts:announced:{alert_id}", 1, timeout=UPDATE_EVENT_SECONDS))
+    except Exception:
+        return True
 
 
 def _release_frame(frame_id: int, alert_id: int) -> None:

@@ -87,6 +87,30 @@ def test_a_decision_that_holds_again_updates_the_open_alert(rule, make_frame):
     ]
 
 
+def test_an_alert_confirmed_frame_after_frame_is_announced_at_most_every_few_seconds(
+    rule, make_frame
+):
+    from django.core.cache import cache
+
+    # Given an open alert, confirmed by five more frames in quick succession
+    fire(rule, make_frame(rule.camera, 0), 0, score=0.9)
+    for seconds in range(1, 6):
+        alert = fire(rule, make_frame(rule.camera, seconds), seconds, score=0.5)
+
+    # Then every frame is counted, and one update is announced
+    assert alert.count == 6 and alert.last_seen_at == at(5)
+    types = list(LiveEvent.objects.values_list("type", flat=True))
+    assert types == ["alert.opened", "alert.updated"]
+    # When the announcement interval has passed, the next frame is announced with the count
+    cache.delete(f"alerts:announced:{alert.pk}")
+    fire(rule, make_frame(rule.camera, 6), 6, score=0.5)
+    last = LiveEvent.objects.order_by("id").last()
+    assert (last.type, last.payload["alert"]["count"]) == ("alert.updated", 7)
+    # And a frame with better evidence is announced at once
+    fire(rule, make_frame(rule.camera, 7), 7, score=0.99)
+    assert LiveEvent.objects.filter(type="alert.updated").count() == 3
+
+
 def test_a_better_score_replaces_the_evidence_and_lets_the_old_frame_go(
     rule, make_frame, django_capture_on_commit_callbacks
 ):
