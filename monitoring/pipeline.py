@@ -110,6 +110,8 @@ ABANDONED_AFTER_SECONDS = 900
 # Quiet alerts of a camera are looked at after its frames at most this often (the
 # periodic task looks at every camera anyway).
 RESOLVE_EVERY_SECONDS = 5
+# A rule's state row says when its condition was last seen to within this.
+STATE_SEEN_EVERY_SECONDS = 5
 
 
 # ---------------------------------------------------------------- what a run returns
@@ -837,14 +839,20 @@ def _evaluate_rule(
             locked = (
                 RuleState.objects.select_for_update()
                 .filter(rule=rule, camera=camera, region=rule.region)
-                .values_list("state", flat=True)
+                .values_list("state", "last_seen_at")
                 .first()
             )
-            state = dict(locked) if locked else initial_state()
+            state = dict(locked[0]) if locked and locked[0] else initial_state()
+            seen_at = locked[1] if locked else None
             decision, new_state = evaluate(
                 config, results, polygon, state, now=moment, frame_size=size
             )
-            if new_state != state or decision.holds:
+            # While the condition holds with nothing else changing, "last seen" is kept
+            # to within STATE_SEEN_EVERY_SECONDS rather than written on every frame.
+            seen_again = decision.holds and (
+                seen_at is None or (moment - seen_at).total_seconds() >= STATE_SEEN_EVERY_SECONDS
+            )
+            if new_state != state or seen_again:
                 lifecycle.save_rule_state(
                     rule, camera, rule.region, new_state, decision, now=moment
                 )

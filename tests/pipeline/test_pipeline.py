@@ -90,6 +90,25 @@ def events_of(kind: str) -> list[dict]:
 # ---------------------------------------------------------------- alerts
 
 
+def test_while_the_condition_holds_the_rule_state_says_when_it_was_seen_to_within_seconds(
+    camera, analyzer
+):
+    # Given a fence rule whose condition holds on frames two seconds apart
+    fence = add_fence(camera)
+    rule = add_rule(camera, region=fence, consecutive_frames=2)
+    add_analysis(camera, "persons", interval=2.0)
+    seen = []
+    for seconds in (0, 2, 4, 6, 8, 10):
+        analyze(store(camera, seconds))
+        seen.append(RuleState.objects.get(rule=rule).last_seen_at)
+
+    # Then "last seen" moves whenever the state changes (the first two frames count up)
+    # and otherwise at most every STATE_SEEN_EVERY_SECONDS
+    assert pipeline.STATE_SEEN_EVERY_SECONDS == 5
+    assert seen == [at(0), at(2), at(2), at(2), at(8), at(8)]
+    assert RuleState.objects.get(rule=rule).consecutive == 2
+
+
 def test_given_a_person_in_the_fence_when_two_frames_in_a_row_show_it_then_one_alert_opens(
     camera, analyzer
 ):
