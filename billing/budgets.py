@@ -36,6 +36,7 @@ from django.utils import timezone
 from billing import plans, pricing
 from billing.models import Budget, BudgetAction, Outcome, QpsOrder, UsageRecord
 from billing.usage import shanghai_month
+from monitoring.backends.registry import traits
 
 CACHE_SECONDS = 10.0
 _GENERATION_KEY = "budgets:generation"
@@ -70,7 +71,7 @@ def marginal_unit_price(account, api: str, *, at: datetime | None = None) -> Dec
     on packages paid when bought (``3 计费说明``), and the local analyzer and a private
     deployment are the customer's own machines: 0 per call.
     """
-    if account.vendor != "baidu":
+    if not traits(account.vendor).billed_per_call:
         return pricing.ZERO
     at = at or timezone.now()
     plan = _month_plan(at)

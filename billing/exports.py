@@ -32,6 +32,7 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from billing import bills
 from billing.models import Package, QpsOrder
 from billing.pricing import SHANGHAI, LineKind
+from monitoring.backends.registry import traits
 
 CENT = Decimal("0.01")
 
@@ -153,7 +154,8 @@ def describe(line: dict[str, Any], vendor: str, purchases: Purchases) -> str:
     package = purchases.packages.get(line.get("reference", ""))
     order = purchases.qps_orders.get(line.get("reference", ""))
     if kind == LineKind.FREE:
-        return _("Yearly free quota") if vendor == "ctyun" else _("Free trial quota")
+        yearly = traits(vendor).free_quota == "yearly"
+        return _("Yearly free quota") if yearly else _("Free trial quota")
     if kind == LineKind.PACKAGE and package is not None:
         return _("%(calls)s-call package bought %(date)s") % {
             "calls": count(package.calls),

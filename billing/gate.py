@@ -38,10 +38,10 @@ from billing import budgets, limiter, pricing
 from billing.models import AccountStatus, Package, QpsOrder
 from billing.usage import baidu_free_quota_left, ctyun_free_quota_left, ctyun_quota_state_now
 from monitoring.backends.base import RefusedLocally
+from monitoring.backends.registry import traits
 
 CACHE_SECONDS = 10.0
 QPS_WAIT = 1.0
-METERED_VENDORS = ("baidu", "ctyun")  # paid per call or per package: quota rules apply
 
 
 class QuotaGate:
@@ -78,10 +78,10 @@ class QuotaGate:
 
         ``acquire=False`` checks everything but takes no request slot: the metered path
         asks so once before opening a connection, then fully before each attempt."""
-        vendor = account.vendor
         if not account.enabled:
             raise _refused(account, api, "disabled", "the vendor account is disabled")
-        if vendor not in METERED_VENDORS:
+        vendor = traits(account.vendor)
+        if not vendor.metered:  # paid per call or per package: quota rules apply
             return
         now = self.clock()
         if self._in_arrears(account) and self._free_quota_left(account, api, now) <= 0:
@@ -92,7 +92,7 @@ class QuotaGate:
                 "the vendor account is in arrears and its free quota for this API is used "
                 "up or expired: top up the account",
             )
-        if vendor == "ctyun" and not self._ctyun_can_call(account, api, now):
+        if vendor.paid_by_packages and not self._ctyun_can_call(account, api, now):
             raise _refused(
                 account,
                 api,
@@ -138,7 +138,7 @@ class QuotaGate:
 
     def _free_quota_left(self, account, api: str, now: datetime) -> int:
         def compute() -> int:
-            if account.vendor == "baidu":
+            if traits(account.vendor).billed_per_call:
                 return baidu_free_quota_left(account, api, at=now)
             state = ctyun_quota_state_now(account, api, at=now)
             if state is None:
@@ -174,11 +174,9 @@ class QuotaGate:
 def _refused(
     account, api: str, code: str, reason: str, *, retry_after: float | None = None
 ) -> RefusedLocally:
-    from billing.metered import backend_name
-
     return RefusedLocally(
         reason,
-        vendor=backend_name(account.vendor),
+        vendor=account.vendor,
         api=api,
         code=code,
         retry_after=retry_after,

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from billing.models import QpsOrder
 from billing.usage import baidu_free_quota_left, free_quota_of
+from monitoring.backends.registry import traits
 
 logger = logging.getLogger(__name__)
 
@@ -207,10 +208,10 @@ def effective_qps(account, api: str, *, at: datetime | None = None) -> int | Non
 
     CTYun: ``settings.METERING_CTYUN_QPS`` (default 5): its seed gives no number.
     """
-    vendor = account.vendor
-    if vendor == "ctyun":
+    vendor_traits = traits(account.vendor)
+    if vendor_traits.paid_by_packages:
         return int(getattr(settings, "METERING_CTYUN_QPS", CTYUN_DEFAULT_QPS))
-    if vendor != "baidu":
+    if not vendor_traits.sells_qps:
         return None
     at = at or timezone.now()
     trial_qps = BAIDU_FREE_QPS_BY_API.get(api, BAIDU_FREE_QPS.get(account.certification, 2))

@@ -48,37 +48,18 @@ from django.db import DatabaseError
 from billing.gate import QuotaGate, get_gate
 from billing.usage import complete_attempt, ledger_request_id, record_attempt
 from monitoring.backends.base import (
+    REFUSED,
     AnalysisResult,
     Attempt,
     BackendError,
     CallHooks,
     CircuitBreaker,
     RefusedLocally,
-    Unsupported,
+    RequestRecorder,
 )
-from monitoring.backends.registry import Backend, Batch, open_backend
+from monitoring.backends.registry import Backend, Batch, open_backend, traits
 
 logger = logging.getLogger(__name__)
-
-# VendorAccount.vendor -> the name ``open_backend`` knows.
-VENDOR_BACKENDS = {
-    "baidu": "baidu",
-    "baidu_private": "baidu-private",
-    "ctyun": "ctyun",
-    "local": "local",
-}
-# CTYun gateway code 51003 "API 可用次数已不足" (``4.1.3 状态码``): the count is used up.
-CTYUN_COUNT_USED_UP = "51003"
-
-
-def backend_name(vendor: str) -> str:
-    """The backend of a ``VendorAccount.vendor`` value."""
-    try:
-        return VENDOR_BACKENDS[vendor]
-    except KeyError:
-        raise Unsupported(
-            f"no backend for vendor {vendor!r}; known: {', '.join(VENDOR_BACKENDS)}"
-        ) from None
 
 
 @dataclass(frozen=True)
@@ -179,12 +160,13 @@ class MeteredHooks(CallHooks):
         scope = self.current()
         scope.in_flight.pop(attempt.request_id, None)
         recorded = replace(attempt, request_id=self.ledger_request_id(attempt))
-        # A refused attempt never left, and the local analyzer announces nothing: their
-        # row is new. Any other may have its pending row (or not, if writing it failed).
+        # A refused attempt never left, and an in-process analyzer announces nothing:
+        # their row is new. Any other may have its pending row (or not, if writing it
+        # failed).
         write = (
             record_attempt
-            if attempt.outcome == "refused" or attempt.vendor == "local"
-            else (complete_attempt)
+            if attempt.outcome == REFUSED or traits(scope.account.vendor).in_process
+            else complete_attempt
         )
         try:
             write(scope.account.pk, recorded, camera_id=scope.camera_id)
@@ -197,7 +179,8 @@ class MeteredHooks(CallHooks):
                 recorded.request_id,
                 scope.account.pk,
             )
-        if attempt.vendor == "ctyun" and attempt.error_code == CTYUN_COUNT_USED_UP:
+        # The vendor says the bought count is used up (CTYun 51003, 4.1.3 状态码).
+        if attempt.error_code in traits(scope.account.vendor).count_used_up_codes:
             self.gate.quota_used_up(scope.account, attempt.api)
 
     def abandon_in_flight(self, error: BaseException) -> None:
@@ -237,7 +220,7 @@ class MeteredHooks(CallHooks):
     def _record_refusal(self, api: str, refusal: RefusedLocally, *, images: int) -> None:
         self.after(
             Attempt(
-                vendor=backend_name(self.current().account.vendor),
+                vendor=self.current().account.vendor,
                 api=api,
                 request_id=uuid.uuid4().hex,
                 started_at=time.time(),
@@ -266,7 +249,7 @@ def open_metered_backend(account) -> tuple[Backend, MeteredHooks]:
             return entry[1], entry[2]
         hooks = MeteredHooks(account)
         backend = open_backend(
-            backend_name(account.vendor),
+            account.vendor,
             account.client_settings(),
             hooks=hooks,
             store=cache,
@@ -308,12 +291,7 @@ def metered_call(
     docstring); it should name one unit of work, such as one frame and one analysis.
     """
     backend, hooks = open_metered_backend(account)
-    if backend.name == "local" and api not in backend.apis():
-        raise Unsupported(
-            f"the local analyzer does not offer {api!r}; it offers {', '.join(backend.apis())}",
-            vendor="local",
-            api=api,
-        )
+    backend.spec(api)  # ``Unsupported`` before anything is asked or recorded
     params = dict(params or {})
     batches: list[Batch] = []
     for number, indices in enumerate(backend.batches(api, len(images))):
@@ -325,7 +303,7 @@ def metered_call(
             batch=number,
         ):
             hooks.precheck(api, images=len(chosen))
-            if backend.name == "local":
+            if backend.traits.in_process:
                 result = _run_local(backend, hooks, api, chosen, params)
             else:
                 try:
@@ -346,35 +324,16 @@ def _run_one(backend: Backend, api: str, images: list[bytes], params: dict) -> A
 def _run_local(
     backend: Backend, hooks: MeteredHooks, api: str, images: list[bytes], params: dict
 ) -> AnalysisResult:
-    """The local analyzer has no hooks of its own: report its one attempt the way the
-    vendor clients do."""
-    request_id = uuid.uuid4().hex
-    started_at = time.time()
-
-    def report(outcome: str, error_code: str = "", latency_ms: float = 0.0) -> None:
-        hooks.after(
-            Attempt(
-                vendor="local",
-                api=api,
-                request_id=request_id,
-                started_at=started_at,
-                latency_ms=latency_ms,
-                outcome=outcome,
-                error_code=error_code,
-                images=len(images),
-            )
-        )
-
-    try:
-        hooks.before("local", api, request_id)
-    except RefusedLocally as refusal:
-        report("refused", str(refusal.code or ""))
-        raise
-    start = time.perf_counter()
+    """An in-process analyzer has no hooks of its own: its one attempt is reported the
+    way the vendor clients report theirs, without the announcement (nothing is in
+    flight outside this process)."""
+    recorder = RequestRecorder(hooks, vendor=backend.name, api=api, images=len(images))
+    recorder.before()
+    recorder.start()
     try:
         result = _run_one(backend, api, images, params)
     except BackendError as error:
-        report("vendor_error", error.kind, (time.perf_counter() - start) * 1000.0)
+        recorder.failed(error, code=error.code if error.code is not None else error.kind)
         raise
-    report("success", "", (time.perf_counter() - start) * 1000.0)
+    recorder.succeeded()
     return result

@@ -32,13 +32,27 @@ from billing.pricing import BaiduPlan, CtyunPlan, PricingError
 
 Plan = BaiduPlan | CtyunPlan
 
-# Billing knows two vendors; private deployments and the local analyzer are not metered.
-BILLED_VENDORS = ("baidu", "ctyun")
+
+def billed_vendors() -> tuple[str, ...]:
+    """The vendors paid per call or per package (the backend registry's ``metered``
+    trait): Baidu online and CTYun. Private deployments and the on-box analyzer are not
+    billed. Also readable as ``BILLED_VENDORS``."""
+    from monitoring.backends.registry import vendors_where
+
+    return vendors_where(lambda traits: traits.metered)
+
+
+def __getattr__(name: str) -> Any:
+    # Asked of the registry when first read, not when this module is imported (which
+    # would import every backend's client).
+    if name == "BILLED_VENDORS":
+        return billed_vendors()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def billing_vendor(account) -> str:
     """The pricing vendor of a vendor account, or ``PricingError`` if it is not billed."""
-    if account.vendor not in BILLED_VENDORS:
+    if account.vendor not in billed_vendors():
         raise PricingError(
             f"The account {account.name!r} ({account.vendor}) is not billed per call: only "
             "Baidu online and CTYun accounts have bills."
@@ -47,9 +61,9 @@ def billing_vendor(account) -> str:
 
 
 def _check_vendor(vendor: str) -> None:
-    if vendor not in BILLED_VENDORS:
+    if vendor not in billed_vendors():
         raise PricingError(
-            f"Unknown vendor {vendor!r}: price plans exist for {', '.join(BILLED_VENDORS)}."
+            f"Unknown vendor {vendor!r}: price plans exist for {', '.join(billed_vendors())}."
         )
 
 

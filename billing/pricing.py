@@ -517,52 +517,62 @@ def _specs_from(rows: Iterable[Mapping[str, Any]]) -> tuple[PackageSpec, ...]:
     return tuple(PackageSpec(r["calls"], Decimal(r["price"])) for r in rows)
 
 
+def _baidu_plan_from(data: Mapping[str, Any]) -> BaiduPlan:
+    return BaiduPlan(
+        name=data["name"],
+        apis=tuple(
+            BaiduApiPlan(
+                api=a["api"],
+                title=a["title"],
+                payg_tiers=tuple(
+                    Tier(t["upper"], Decimal(t["price_per_thousand"])) for t in a["payg_tiers"]
+                ),
+                free_calls_personal=a["free_calls_personal"],
+                free_calls_enterprise=a["free_calls_enterprise"],
+                bill_failed_calls=a["bill_failed_calls"],
+                package_specs=_specs_from(a["package_specs"]),
+                qps_purchasable=a["qps_purchasable"],
+            )
+            for a in data["apis"]
+        ),
+        qps_tiers=tuple(
+            QpsTier(t["upper"], Decimal(t["per_month"]), Decimal(t["per_day"]))
+            for t in data["qps_tiers"]
+        ),
+        free_quota_days=data["free_quota_days"],
+        package_months=data["package_months"],
+        qps_daily_limit=data["qps_daily_limit"],
+    )
+
+
+def _ctyun_plan_from(data: Mapping[str, Any]) -> CtyunPlan:
+    return CtyunPlan(
+        name=data["name"],
+        apis=tuple(
+            CtyunApiPlan(
+                api=a["api"],
+                title=a["title"],
+                package_specs=_specs_from(a["package_specs"]),
+                free_calls_per_year=a["free_calls_per_year"],
+            )
+            for a in data["apis"]
+        ),
+        limited_time_free_apis=tuple(data["limited_time_free_apis"]),
+        package_months=data["package_months"],
+    )
+
+
+# The stored plan's "vendor" -> how to read the rest.
+_PLAN_READERS = {"baidu": _baidu_plan_from, "ctyun": _ctyun_plan_from}
+
+
 def plan_from_dict(data: Mapping[str, Any]) -> BaiduPlan | CtyunPlan:
     """The plan stored by ``plan_to_dict``."""
     try:
         vendor = data["vendor"]
-        if vendor == "baidu":
-            return BaiduPlan(
-                name=data["name"],
-                apis=tuple(
-                    BaiduApiPlan(
-                        api=a["api"],
-                        title=a["title"],
-                        payg_tiers=tuple(
-                            Tier(t["upper"], Decimal(t["price_per_thousand"]))
-                            for t in a["payg_tiers"]
-                        ),
-                        free_calls_personal=a["free_calls_personal"],
-                        free_calls_enterprise=a["free_calls_enterprise"],
-                        bill_failed_calls=a["bill_failed_calls"],
-                        package_specs=_specs_from(a["package_specs"]),
-                        qps_purchasable=a["qps_purchasable"],
-                    )
-                    for a in data["apis"]
-                ),
-                qps_tiers=tuple(
-                    QpsTier(t["upper"], Decimal(t["per_month"]), Decimal(t["per_day"]))
-                    for t in data["qps_tiers"]
-                ),
-                free_quota_days=data["free_quota_days"],
-                package_months=data["package_months"],
-                qps_daily_limit=data["qps_daily_limit"],
-            )
-        if vendor == "ctyun":
-            return CtyunPlan(
-                name=data["name"],
-                apis=tuple(
-                    CtyunApiPlan(
-                        api=a["api"],
-                        title=a["title"],
-                        package_specs=_specs_from(a["package_specs"]),
-                        free_calls_per_year=a["free_calls_per_year"],
-                    )
-                    for a in data["apis"]
-                ),
-                limited_time_free_apis=tuple(data["limited_time_free_apis"]),
-                package_months=data["package_months"],
-            )
+        reader = _PLAN_READERS.get(vendor)
+        if reader is not None:
+            return reader(data)
     except (KeyError, TypeError, ArithmeticError) as exc:
         raise PricingError(f"The stored price plan is incomplete or malformed ({exc!r}).") from exc
     raise PricingError(f"Unknown vendor {vendor!r} in the stored price plan.")

@@ -29,9 +29,9 @@ from django.utils.dateparse import parse_datetime
 from billing import bills, plans, pricing
 from billing.models import Bill, BillStatus, Package, QpsOrder, TopUp
 from billing.pricing import SHANGHAI, PricingError
+from monitoring.backends.registry import traits
 from monitoring.models import REQUIRED_CREDENTIALS, VendorAccount
 
-BILLED_VENDORS = plans.BILLED_VENDORS
 CERTIFICATIONS = pricing.CERTIFICATIONS
 DEFAULT_QPS_MONTHS = 1
 
@@ -92,9 +92,10 @@ def add_account(
     name = (name or "").strip()
     if not name:
         raise PricingError("The account needs a name.")
-    if vendor not in BILLED_VENDORS:
+    if vendor not in plans.billed_vendors():
         raise PricingError(
-            f"Unknown vendor {vendor!r}: billing accounts are {' or '.join(BILLED_VENDORS)}."
+            f"Unknown vendor {vendor!r}: billing accounts are "
+            f"{' or '.join(plans.billed_vendors())}."
         )
     if certification not in CERTIFICATIONS:
         raise PricingError(
@@ -147,7 +148,7 @@ def buy_package(account, api: str, spec_calls: int, at: datetime, user=None) -> 
     vendor = plans.billing_vendor(account)
     _aware(at, "purchase time")
     plan = plans.plan_at(vendor, at)
-    if vendor == "baidu":
+    if traits(vendor).billed_per_call:
         package = pricing.baidu_count_package(plan, "new", api, spec_calls, at)
     else:
         package = pricing.ctyun_package(plan, "new", api, spec_calls, at)
@@ -183,7 +184,7 @@ def buy_qps(
     """Record a Baidu QPS order placed at ``at``: ``qps`` for ``months`` then ``days``,
     priced per the order's own tiers (orders never add up)."""
     vendor = plans.billing_vendor(account)
-    if vendor != "baidu":
+    if not traits(vendor).sells_qps:
         raise PricingError("QPS is sold by Baidu only; CTYun sells capped packages (3 计费说明).")
     _aware(at, "purchase time")
     plan = plans.plan_at(vendor, at)

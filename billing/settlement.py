@@ -43,6 +43,7 @@ from billing import bills, plans, pricing
 from billing.models import AccountStatus, HourlyCharge, Package, QpsOrder, TopUp
 from billing.pricing import SHANGHAI, BaiduPlan
 from billing.rollup import HOUR, hour_start, hourly_usage
+from monitoring.backends.registry import traits
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ def settle(account, until: datetime | None = None) -> AccountStatus:
         else:
             start = min(_first_hour(facts) or settle_to, settle_to)
         if start < settle_to:
-            if vendor == "baidu":
+            if traits(vendor).billed_per_call:
                 charges = _baidu_hour_charges(account, facts, start, settle_to)
                 HourlyCharge.objects.bulk_create(
                     [

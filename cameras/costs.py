@@ -32,6 +32,8 @@ from django.utils.translation import gettext as _
 
 from billing import pricing
 from cameras.models import AnalysisKind
+from monitoring.backends import registry
+from monitoring.backends.base import LICENCE, ON_BOX, Unsupported
 
 SECONDS_PER_DAY = 86_400
 DAYS_PER_MONTH = 30
@@ -44,23 +46,7 @@ ZERO = Decimal("0.00")
 
 def vendor_apis(vendor: str) -> list[str]:
     """The API names an account of ``vendor`` (``VendorAccount.vendor``) can run."""
-    if vendor == "baidu":
-        from monitoring.backends.baidu import BAIDU_APIS
-
-        return sorted(BAIDU_APIS)
-    if vendor == "baidu_private":
-        from monitoring.backends.baidu_private import PRIVATE_SERVICES
-
-        return sorted(PRIVATE_SERVICES)
-    if vendor == "ctyun":
-        from monitoring.backends.ctyun import CTYUN_APIS
-
-        return sorted(CTYUN_APIS)
-    if vendor == "local":
-        from monitoring.backends.local import LocalAnalyzer
-
-        return sorted(LocalAnalyzer.capabilities)
-    return []
+    return registry.vendor_apis(vendor)
 
 
 def api_label(api: str) -> str:
@@ -156,12 +142,16 @@ def project(vendor: str, api: str, interval, *, plan=None, at=None) -> Projectio
     def result(cost: Decimal | None, basis: str) -> Projection:
         return Projection(vendor, api, seconds, calls, cost, basis)
 
-    if vendor == "local":
+    try:
+        paid = registry.traits(vendor)
+    except Unsupported:
+        return result(None, _("No price plan is known for this vendor."))
+    if paid.billing == ON_BOX:
         return result(ZERO, _("The local analyzer runs on this server: no charge per call."))
-    if vendor == "baidu_private":
+    if paid.billing == LICENCE:
         return result(ZERO, _("A private deployment is licensed, not paid per call."))
     plan = plan if plan is not None else current_plan(vendor, at)
-    if vendor == "baidu" and isinstance(plan, pricing.BaiduPlan):
+    if paid.billed_per_call and isinstance(plan, pricing.BaiduPlan):
         try:
             tiers = plan.api(api).payg_tiers
         except pricing.PricingError:
@@ -174,7 +164,7 @@ def project(vendor: str, api: str, interval, *, plan=None, at=None) -> Projectio
                 "the free trial quota and other cameras on the account are not counted."
             ),
         )
-    if vendor == "ctyun" and isinstance(plan, pricing.CtyunPlan):
+    if paid.paid_by_packages and isinstance(plan, pricing.CtyunPlan):
         if api in plan.limited_time_free_apis:
             return result(ZERO, _("CTYun offers %(api)s free for a limited time.") % {"api": api})
         try:

@@ -18,6 +18,7 @@ from cameras import roles
 from cameras.costs import api_label, vendor_apis
 from cameras.models import Camera, CameraAnalysis, SourceKind
 from cameras.polygons import analysis_region_error
+from monitoring.backends import registry
 
 # Baidu tracking: "最大时差不超过500ms, 即: 抽帧频率需要大于2fps" (body_tracking FAQ).
 BODY_TRACKING_MAX_INTERVAL = 0.5
@@ -123,8 +124,7 @@ def analysis_errors(
 
 
 def _api_choices() -> list[tuple[str, str]]:
-    vendors = ("baidu", "baidu_private", "ctyun", "local")
-    names = sorted({api for vendor in vendors for api in vendor_apis(vendor)})
+    names = sorted({api for vendor in registry.VENDORS for api in vendor_apis(vendor)})
     return [(name, api_label(name)) for name in names]
 
 

@@ -40,10 +40,22 @@ class Certification(models.TextChoices):
     ENTERPRISE = "enterprise", _("Enterprise")
 
 
-DEFAULT_BASE_URLS = {
-    Vendor.BAIDU: "https://aip.baidubce.com",
-    Vendor.CTYUN: "https://ai-global.ctapi.ctyun.cn",
-}
+def vendor_traits(vendor: str):
+    """What the backend registry says of ``vendor`` (``VendorTraits``)."""
+    from monitoring.backends.registry import traits
+
+    return traits(vendor)
+
+
+def default_base_url(vendor: str) -> str:
+    """The vendor's public endpoint ("" when it has none)."""
+    from monitoring.backends.base import Unsupported
+
+    try:
+        return vendor_traits(vendor).default_base_url
+    except Unsupported:
+        return ""
+
 
 # Which credentials each vendor needs; the others must stay empty.
 REQUIRED_CREDENTIALS: dict[str, tuple[str, ...]] = {
@@ -77,11 +89,12 @@ MISSING_CREDENTIAL_MESSAGES = {
 }
 
 
-def private_service_names() -> list[str]:
-    """The services of a Baidu private deployment, as the client knows them."""
-    from monitoring.backends.baidu_private import PRIVATE_SERVICES
+def private_service_names(vendor: str = Vendor.BAIDU_PRIVATE) -> list[str]:
+    """The services of a deployment whose services listen on ports of their own (a
+    Baidu private deployment), as the client knows them."""
+    from monitoring.backends.registry import vendor_apis
 
-    return sorted(PRIVATE_SERVICES)
+    return vendor_apis(vendor)
 
 
 class VendorAccount(models.Model):
@@ -213,8 +226,8 @@ class VendorAccount(models.Model):
 
     def apply_vendor_defaults(self) -> None:
         self.base_url = (self.base_url or "").strip()
-        if not self.base_url and self.vendor in DEFAULT_BASE_URLS:
-            self.base_url = DEFAULT_BASE_URLS[self.vendor]
+        if not self.base_url and self.vendor in Vendor.values:
+            self.base_url = default_base_url(self.vendor)
         if len(self.base_url) > 1:
             self.base_url = self.base_url.rstrip("/")
         if self.ports is None:
@@ -265,12 +278,15 @@ class VendorAccount(models.Model):
 
     def _base_url_error(self):
         url = self.base_url
-        if self.vendor == Vendor.LOCAL:
+        if self.vendor not in Vendor.values:
+            return None
+        wants = vendor_traits(self.vendor)
+        if wants.base_url == "none":
             if url:
                 return _("The local analyzer runs in this server: leave the base URL empty.")
             return None
         if not url:
-            if self.vendor == Vendor.BAIDU_PRIVATE:
+            if wants.base_url == "required":
                 return _(
                     "A private deployment needs the address of its server on the LAN, "
                     "like http://192.168.0.10."
@@ -292,22 +308,30 @@ class VendorAccount(models.Model):
         host = parts.hostname or ""
         if not host or not _valid_host(host):
             return _("Enter a URL with a valid host name or IP address, like %(example)s.") % {
-                "example": DEFAULT_BASE_URLS.get(self.vendor, "http://192.168.0.10")
+                "example": default_base_url(self.vendor) or "http://192.168.0.10"
             }
         if parts.query or parts.fragment or url.endswith(("?", "#")):
             return _("Enter the URL without a query string or fragment.")
-        if self.vendor == Vendor.BAIDU_PRIVATE and (
-            port is not None or parts.path not in ("", "/")
-        ):
-            return _(
-                "Give the server's address only, like http://192.168.0.10: "
-                "the port of each service goes in Ports."
-            )
+        if wants.service_ports:
+            # Each service on its own port of the host (seed: 私有化部署, 接口调用), or,
+            # behind one address with a path (a proxy, the built-in sandbox at
+            # <server>/sandbox/baidu-private), each service under its own name.
+            has_path = parts.path not in ("", "/")
+            if has_path and self.ports:
+                return _(
+                    "With a path in the URL the services are told apart by path: "
+                    "leave Ports empty, or give the server's address only."
+                )
+            if port is not None and not has_path:
+                return _(
+                    "Give the server's address only, like http://192.168.0.10: "
+                    "the port of each service goes in Ports."
+                )
         return None
 
     def _ports_errors(self):
         ports = self.ports
-        if self.vendor != Vendor.BAIDU_PRIVATE:
+        if self.vendor not in Vendor.values or not vendor_traits(self.vendor).service_ports:
             if ports:
                 yield _("Ports apply to a private deployment only: leave them empty."), {}
             return
@@ -317,7 +341,7 @@ class VendorAccount(models.Model):
                 {},
             )
             return
-        known = private_service_names()
+        known = private_service_names(self.vendor)
         unknown = sorted(str(name) for name in ports if name not in known)
         if unknown:
             yield (
@@ -340,7 +364,7 @@ class VendorAccount(models.Model):
 
     def client_settings(self) -> ClientSettings:
         return ClientSettings(
-            base_url=self.base_url or DEFAULT_BASE_URLS.get(self.vendor, ""),
+            base_url=self.base_url or default_base_url(self.vendor),
             api_key=self.api_key,
             secret_key=self.secret_key,
             app_key=self.app_key,

@@ -64,6 +64,7 @@ from monitoring.analysis_models import (
     FrameRunStatus,
     RuleEvaluation,
 )
+from monitoring.backends import registry
 from monitoring.backends.base import (
     AnalysisResult,
     Attribute,
@@ -83,9 +84,8 @@ logger = logging.getLogger(__name__)
 
 # Keys of CameraAnalysis.params the pipeline reads itself; the rest goes to the vendor.
 PIPELINE_PARAMS = frozenset({"window", "region"})
-# APIs that take several frames in one request: the most frames one request carries.
-FENCE_MAX_FRAMES = 32
-SEQUENCE_MAX_FRAMES = 64
+# APIs that send the last ``window`` frames (the most one request carries is the
+# registry's ``window_frames``), by default as many as the vendor advises.
 SEQUENCE_APIS = frozenset({"fall", "fight"})
 DEFAULT_SEQUENCE_WINDOW = 16
 BODY_NUM_MAX_AREAS = 10
@@ -380,14 +380,12 @@ def _locked_state(analysis: CameraAnalysis) -> AnalysisState:
 
 
 def max_frames(vendor: str, api: str) -> int:
-    """How many frames one request of ``api`` of a ``vendor`` account carries. CTYun
-    counts a request whatever its frames, so its fence looks at every frame since its
-    previous call; the on-box fence pays each frame in CPU, so it gets this one only."""
-    if api == "fence" and vendor == "ctyun":
-        return FENCE_MAX_FRAMES
-    if api in SEQUENCE_APIS and vendor == "ctyun":
-        return SEQUENCE_MAX_FRAMES
-    return 1
+    """How many frames one request of ``api`` of a ``vendor`` account carries (the
+    registry's ``window_frames``). CTYun counts a request whatever its frames, so its
+    fence looks at every frame since its previous call (32) and fall and fight at the
+    last ``window`` (64 at most); the on-box fence pays each frame in CPU, so it gets
+    this one only."""
+    return registry.window_frames(vendor, api)
 
 
 def _window(frame: Frame, analysis: CameraAnalysis, previous: datetime | None) -> list[int]:
@@ -583,7 +581,7 @@ def _call(
     else:
         result = batches[-1].result
         row.parsed = result
-        if account.vendor == "local":
+        if registry.traits(account.vendor).in_process:
             # One attempt per request, recorded by the metered path: no need to look.
             calls = _local_calls(account, analysis.api, prefix, batches=len(batches))
         else:
@@ -625,7 +623,8 @@ def _ledger_calls(account, api: str, prefix: str, *, batches: int) -> list[dict[
         .values_list("request_id", "outcome")
     )
     price = Decimal(0)
-    if account.vendor == "baidu" and any(outcome == Outcome.SUCCESS for _id, outcome in rows):
+    billed_per_call = registry.traits(account.vendor).billed_per_call
+    if billed_per_call and any(outcome == Outcome.SUCCESS for _id, outcome in rows):
         price = budgets.marginal_unit_price(account, api)
     return [
         {

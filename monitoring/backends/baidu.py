@@ -26,7 +26,6 @@ import logging
 import math
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -36,8 +35,9 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from .base import (
+    PER_CALL,
     AnalysisResult,
-    Attempt,
+    ApiSpec,
     Attribute,
     AuthError,
     BackendError,
@@ -55,13 +55,15 @@ from .base import (
     Person,
     QuotaExhausted,
     RateLimited,
-    RefusedLocally,
+    RequestRecorder,
     ServiceError,
     Store,
     TokenExpired,
     TransportError,
     Unsupported,
+    VendorTraits,
     call_with_retries,
+    is_replay,
 )
 from .geometry import Polygon, is_point, parse_area
 from .images import BAIDU, PreparedImage, prepare_image
@@ -126,6 +128,36 @@ BAIDU_APIS: dict[str, BaiduApi] = {
         _api("fingertip", "指尖检测（邀测）"),
     )
 }
+
+# What each API needs and gives (one image per request everywhere; `请求参数` image).
+BAIDU_SPECS: dict[str, ApiSpec] = {
+    spec.name: spec
+    for spec in (
+        ApiSpec("body_analysis", results=frozenset({"persons", "person_count"})),
+        ApiSpec("body_attr", results=frozenset({"persons", "person_count"})),
+        ApiSpec(
+            "body_num", region=True, results=frozenset({"person_count", "area_counts", "images"})
+        ),
+        ApiSpec(
+            "body_tracking", region=True, results=frozenset({"persons", "person_count", "flow"})
+        ),
+        ApiSpec("gesture", results=frozenset({"objects"})),
+        ApiSpec("body_seg", results=frozenset({"images"})),
+        ApiSpec("driver_behavior", results=frozenset({"drivers"})),
+        ApiSpec("hand_analysis", results=frozenset({"objects"})),
+        ApiSpec("fingertip", results=frozenset({"objects"})),
+    )
+}
+assert set(BAIDU_SPECS) == set(BAIDU_APIS)
+
+# Paid per successful call in graduated tiers, after a free trial quota per API.
+TRAITS = VendorTraits(
+    name=VENDOR,
+    billing=PER_CALL,
+    free_quota="trial",
+    sells_qps=True,
+    default_base_url="https://aip.baidubce.com",
+)
 
 # `人体关键点识别` > `接口描述`: "头顶、左耳、右耳、左眼、右眼、鼻子、左嘴角、右嘴角、脖子、左肩、
 # 右肩、左手肘、右手肘、左手腕、右手腕、左髋部、右髋部、左膝、右膝、左脚踝、右脚踝", with the
@@ -1019,9 +1051,6 @@ def tracking_case_id(account: str, camera_key: str) -> int:
     return int(_hashed(account, camera_key)[:12], 16) % CASE_ID_MAX + 1
 
 
-REPLAY_HEADER = "X-Sandbox-Replay"
-
-
 @dataclass
 class _CallState:
     attempts: int = 0
@@ -1043,6 +1072,8 @@ class BaiduClient:
     """
 
     vendor = VENDOR
+    traits = TRAITS
+    api_specs = BAIDU_SPECS
 
     def __init__(
         self,
@@ -1076,7 +1107,25 @@ class BaiduClient:
         self._urls = {name: self.base_url + api.path for name, api in BAIDU_APIS.items()}
         self._headers = {"Content-Type": FORM_CONTENT_TYPE, "Accept": "application/json"}
 
+    @classmethod
+    def open(
+        cls,
+        settings: ClientSettings,
+        *,
+        hooks: CallHooks | None = None,
+        store: Store | None = None,
+        breaker: CircuitBreaker | None = None,
+    ) -> BaiduClient:
+        """The registry's way to open a client (``store`` keeps tokens and cases)."""
+        return cls(settings, hooks=hooks, token_store=store, breaker=breaker)
+
     # -- public
+
+    def analyze(
+        self, api: str, images: list[bytes], params: dict[str, Any] | None = None
+    ) -> AnalysisResult:
+        """``call`` in the registry's shape: one image per request."""
+        return self.call(api, _only_image(api, images), **(params or {}))
 
     def call(self, api: str, image: bytes, **params: Any) -> AnalysisResult:
         """Analyse ``image`` with ``api`` (a key of ``BAIDU_APIS``) and its ``params``.
@@ -1180,59 +1229,26 @@ class BaiduClient:
             raise _token_refused(error) from None
 
     def _send(self, api: str, body: bytes, token: str, state: _CallState) -> dict[str, Any]:
-        """One HTTP request, reported to ``hooks.after`` exactly once."""
+        """One HTTP request, reported to the hooks through one ``RequestRecorder``."""
         state.attempts += 1
-        request_id = uuid.uuid4().hex
-        started_at = time.time()
-
-        def attempt(outcome: str, error_code: str = "", latency_ms: float = 0.0) -> Attempt:
-            return Attempt(
-                vendor=VENDOR,
-                api=api,
-                request_id=request_id,
-                started_at=started_at,
-                latency_ms=latency_ms,
-                outcome=outcome,
-                error_code=error_code,
-                attempt=state.attempts,
-            )
-
-        try:
-            self.hooks.before(VENDOR, api, request_id)
-        except RefusedLocally as refused:
-            self.hooks.after(attempt("refused", str(refused.code or "")))
-            raise
+        request = RequestRecorder(self.hooks, vendor=VENDOR, api=api, attempt=state.attempts)
+        request.before()
         url = f"{self._urls[api]}?access_token={quote(token, safe='')}"
-        self.hooks.sending(attempt("pending"))
-        start = time.perf_counter()
-        answer: Any = None
-        error: BackendError | None = None
-        try:
-            response = self.http.post(
-                url, content=body, headers=self._headers, timeout=self._timeout
-            )
-        except httpx.TimeoutException as exc:
-            error = TransportError(
-                f"{type(exc).__name__}: no answer in time", vendor=VENDOR, api=api
-            )
-        except httpx.HTTPError as exc:
-            error = TransportError(f"{type(exc).__name__}: {exc}", vendor=VENDOR, api=api)
-        else:
-            answer, error = _read_answer(response, api)
-            # The sandbox marks answers it replays from the seed instead of analysing the image.
-            state.replay = response.headers.get(REPLAY_HEADER, "").lower() == "true"
-        latency_ms = (time.perf_counter() - start) * 1000.0
-        if error is None:
-            outcome, code = "success", ""
-        elif isinstance(error, TransportError):
-            outcome, code = "transport_error", ""
-        else:
-            outcome = "vendor_error"
-            code = str(error.code) if error.code is not None else f"http_{error.http_status}"
-        self.hooks.after(attempt(outcome, code, latency_ms))
+        response = request.post(
+            self.http, url, content=body, headers=self._headers, timeout=self._timeout
+        )
+        answer, error = _read_answer(response, api)
+        state.replay = is_replay(response)
         if error is not None:
-            raise error
+            raise request.failed(error)
+        request.succeeded()
         return answer
+
+
+def _only_image(api: str, images: list[bytes]) -> bytes:
+    if len(images) != 1:
+        raise BadRequest(f"{api} takes one image, got {len(images)}", vendor=VENDOR, api=api)
+    return images[0]
 
 
 def _read_answer(response: httpx.Response, api: str) -> tuple[Any, BackendError | None]:

@@ -28,7 +28,6 @@ import io
 import json
 import math
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,8 +36,10 @@ import httpx
 
 from monitoring.backends.baidu import normalize_answer as normalize_online_answer
 from monitoring.backends.base import (
+    LICENCE,
+    MALFORMED,
     AnalysisResult,
-    Attempt,
+    ApiSpec,
     AuthError,
     BackendError,
     BadRequest,
@@ -48,11 +49,13 @@ from monitoring.backends.base import (
     ClientSettings,
     Person,
     RateLimited,
-    RefusedLocally,
+    RequestRecorder,
     ServiceError,
     TransportError,
     Unsupported,
+    VendorTraits,
     call_with_retries,
+    is_replay,
 )
 from monitoring.backends.geometry import is_point, parse_area
 from monitoring.backends.images import ImageLimits, PreparedImage, decode_image, prepare_image
@@ -364,6 +367,43 @@ PRIVATE_SERVICES: dict[str, PrivateService] = {
 }
 
 
+# What each service needs and gives: one image per request (the attribute service's
+# detect-then-describe makes one request per person, each recorded on its own).
+_SERVICE_RESULTS = {
+    "body_analysis": frozenset({"persons", "person_count"}),
+    "body_detection": frozenset({"persons", "person_count"}),
+    "body_attr": frozenset({"persons", "person_count"}),
+    "body_num": frozenset({"person_count", "area_counts", "images"}),
+    "gesture": frozenset({"objects"}),
+    "hand_analysis": frozenset({"objects"}),
+    "body_seg": frozenset({"images"}),
+    "driver_behavior": frozenset({"drivers"}),
+}
+PRIVATE_SPECS: dict[str, ApiSpec] = {
+    name: ApiSpec(
+        name,
+        region="area" in service.params,
+        # Licensed per server (seed: 私有化部署, 申请私有化部署包): no request is counted.
+        metered=False,
+        results=_SERVICE_RESULTS[name],
+    )
+    for name, service in PRIVATE_SERVICES.items()
+}
+
+# Runs on the customer's own servers under a licence; the address of its host is needed
+# and each service listens on its own port (seed: 接口调用).
+TRAITS = VendorTraits(name=VENDOR, billing=LICENCE, base_url="required", service_ports=True)
+
+
+def routes_by_path(settings: ClientSettings) -> bool:
+    """Whether the services are told apart by path under ``base_url`` (see
+    ``BaiduPrivateClient.url_for``) rather than by port."""
+    if settings.ports:
+        return False
+    base = settings.base_url if "://" in settings.base_url else f"http://{settings.base_url}"
+    return httpx.URL(base).path.rstrip("/") != ""
+
+
 # ---------------------------------------------------------------- answers
 
 
@@ -441,6 +481,8 @@ class BaiduPrivateClient:
     ``settings.ports``)."""
 
     vendor = VENDOR
+    traits = TRAITS
+    api_specs = PRIVATE_SPECS
 
     def __init__(
         self,
@@ -466,6 +508,18 @@ class BaiduPrivateClient:
         self._base = httpx.URL(base)
         self._account = settings.account or self._base.host
 
+    @classmethod
+    def open(
+        cls,
+        settings: ClientSettings,
+        *,
+        hooks: CallHooks | None = None,
+        store: Any = None,
+        breaker: CircuitBreaker | None = None,
+    ) -> BaiduPrivateClient:
+        """The registry's way to open a client."""
+        return cls(settings, hooks=hooks, breaker=breaker)
+
     # -- lifecycle
 
     def close(self) -> None:
@@ -480,10 +534,26 @@ class BaiduPrivateClient:
 
     # -- public
 
+    def analyze(
+        self, api: str, images: list[bytes], params: dict[str, Any] | None = None
+    ) -> AnalysisResult:
+        """``call`` in the registry's shape: one image per request."""
+        if len(images) != 1:
+            raise BadRequest(f"{api} takes one image, got {len(images)}", vendor=VENDOR, api=api)
+        return self.call(api, images[0], **(params or {}))
+
     def url_for(self, service_name: str) -> str:
-        """Where ``service_name`` listens: ``base_url``'s scheme and host, the service's
-        port (``settings.ports`` first) and path."""
+        """Where ``service_name`` listens.
+
+        A ``base_url`` with a path and no ``settings.ports`` (a proxy in front of the
+        services, or the built-in sandbox at ``<server>/sandbox/baidu-private``) tells
+        the services apart by path: ``<base_url>/<service>/GeneralClassifyService/classify``.
+        Otherwise each service has its own port on ``base_url``'s host (seed: 接口调用,
+        "端口默认为" under each service; ``settings.ports`` first)."""
         service = PRIVATE_SERVICES[service_name]
+        if routes_by_path(self.settings):
+            prefix = self._base.path.rstrip("/")
+            return str(self._base.copy_with(path=f"{prefix}/{service_name}{service.path}"))
         port = self.settings.ports.get(service_name, service.port)
         return str(self._base.copy_with(port=port, path=service.path, query=None))
 
@@ -596,86 +666,38 @@ class BaiduPrivateClient:
         size: tuple[int, int],
         number: int,
     ) -> AnalysisResult:
-        """One request: ``hooks.before``, the POST, ``hooks.after`` exactly once."""
-        request_id = uuid.uuid4().hex
-        started_at = time.time()
-        clock = time.perf_counter()
-
-        def attempt(outcome: str, error_code: Any = "") -> Attempt:
-            return Attempt(
-                vendor=VENDOR,
-                api=service.name,
-                request_id=request_id,
-                started_at=started_at,
-                latency_ms=(time.perf_counter() - clock) * 1000,
-                outcome=outcome,
-                error_code="" if error_code in (None, "") else str(error_code),
-                attempt=number,
-            )
-
-        def report(outcome: str, error_code: Any = "") -> None:
-            self.hooks.after(attempt(outcome, error_code))
-
-        try:
-            self.hooks.before(VENDOR, service.name, request_id)
-        except RefusedLocally as error:
-            report("refused", error.code if error.code is not None else error.kind)
-            raise
-        self.hooks.sending(dataclasses.replace(attempt("pending"), latency_ms=0.0))
-
-        try:
-            response = self.http.post(url, json=body, timeout=self.timeout)
-        except httpx.TimeoutException as error:
-            report("transport_error", "timeout")
-            raise TransportError(
-                f"timed out calling {url}: {error}", vendor=VENDOR, api=service.name, code="timeout"
-            ) from error
-        except httpx.TransportError as error:
-            report("transport_error", "connect")
-            raise TransportError(
-                f"could not reach {url}: {error}", vendor=VENDOR, api=service.name, code="connect"
-            ) from error
-
+        """One request, reported to the hooks through one ``RequestRecorder``."""
+        recorder = RequestRecorder(self.hooks, vendor=VENDOR, api=service.name, attempt=number)
+        recorder.before()
+        response = recorder.post(self.http, url, json=body, timeout=self.timeout)
         if response.status_code != 200:
-            http_error = _http_error(service, response)
-            report("vendor_error", http_error.code)
-            raise http_error
-
+            raise recorder.failed(_http_error(service, response))
         try:
             answer, result = _read_answer(service, response)
-        except BackendError as vendor_error:
-            report("vendor_error", vendor_error.code)
-            raise
-        except (ValueError, TypeError, binascii.Error) as error:
-            report("transport_error", "malformed")
-            raise TransportError(
-                f"malformed answer from {url}: {error}",
-                vendor=VENDOR,
-                api=service.name,
-                code="malformed",
-                raw=response.text[:2000],
-            ) from error
-
-        try:
             normalized = dataclasses.replace(
                 service.normalize(result),
                 vendor=VENDOR,
                 api=service.name,
                 frame_width=size[0],
                 frame_height=size[1],
-                request_id=str(answer.get("log_id") or result.get("log_id") or request_id),
+                request_id=str(answer.get("log_id") or result.get("log_id") or recorder.request_id),
+                replay=is_replay(response),
                 raw=answer,
             )
-        except (ValueError, TypeError, KeyError, AttributeError) as error:
-            report("transport_error", "malformed")
-            raise TransportError(
-                f"unexpected result from {url}: {error}",
-                vendor=VENDOR,
-                api=service.name,
-                code="malformed",
-                raw=answer,
+        except BackendError as vendor_error:
+            recorder.failed(vendor_error)
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, binascii.Error) as error:
+            raise recorder.failed(
+                TransportError(
+                    f"malformed answer from {url}: {error}",
+                    vendor=VENDOR,
+                    api=service.name,
+                    code=MALFORMED,
+                    raw=response.text[:2000],
+                )
             ) from error
-        report("success")
+        recorder.succeeded()
         return normalized
 
 

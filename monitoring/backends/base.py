@@ -1,5 +1,7 @@
 """What every analysis backend shares: normalized results, typed errors, the retry
-policy, the circuit breaker and the per-attempt hooks the metered call path plugs into.
+policy, the circuit breaker, the per-attempt hooks the metered call path plugs into,
+the one per-request recorder every HTTP client reports through (``RequestRecorder``),
+and the shape of what a backend declares about itself (``VendorTraits``, ``ApiSpec``).
 
 This room knows HTTP, images and vendor formats, nothing of Django: clients take plain
 settings (``ClientSettings``) and pluggable stores (anything with the ``get``/``set``
@@ -11,9 +13,12 @@ from __future__ import annotations
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
+
+import httpx
 
 # ---------------------------------------------------------------- normalized results
 
@@ -446,3 +451,230 @@ def call_with_retries(
         if breaker is not None:
             breaker.record_success(account, api)
         return result
+
+
+# ---------------------------------------------------------------- what a backend declares
+
+# ``AnalysisResult`` fields an API fills: the normalized result kinds of ``ApiSpec``.
+RESULT_KINDS = frozenset(
+    {
+        "persons",
+        "objects",
+        "drivers",
+        "person_count",
+        "area_counts",
+        "flow",
+        "sequence_score",
+        "face_quality",
+        "liveness",
+        "images",
+        "per_image",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ApiSpec:
+    """What one API of one backend needs and gives.
+
+    ``min_frames``/``max_frames``: images one request carries (``max_frames`` None: no
+    limit); ``advised_frames``: how many the vendor advises where it advises a number;
+    ``split``: more frames than ``max_frames`` may go as several requests (not for one
+    person's liveness action); ``region``: it takes an area; ``metered``: each request
+    is counted by the vendor; ``results``: the ``RESULT_KINDS`` it fills."""
+
+    name: str
+    min_frames: int = 1
+    max_frames: int | None = 1
+    advised_frames: int | None = None
+    split: bool = True
+    region: bool = False
+    metered: bool = True
+    results: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        unknown = set(self.results) - RESULT_KINDS
+        if unknown:
+            raise ValueError(f"{self.name}: unknown result kinds {sorted(unknown)}")
+
+    @property
+    def multi_frame(self) -> bool:
+        """One request may carry several frames."""
+        return self.max_frames is None or self.max_frames > 1
+
+
+# How a vendor is paid: per successful call (graduated tiers), by packages of calls,
+# by a licence of its own deployment, or not at all (this server's CPU).
+PER_CALL = "per_call"
+PACKAGES = "packages"
+LICENCE = "licence"
+ON_BOX = "on_box"
+
+
+@dataclass(frozen=True)
+class VendorTraits:
+    """What the product needs to know of a vendor besides its APIs.
+
+    ``name`` is the ``VendorAccount.vendor`` value; ``billing`` one of ``PER_CALL``,
+    ``PACKAGES``, ``LICENCE``, ``ON_BOX``; ``in_process``: runs inside this server (no
+    HTTP, nothing in flight to announce); ``request_counts_whatever_frames``: a request
+    is counted once however many frames it carries; ``count_used_up_codes``: vendor
+    codes saying the bought count is used up; ``free_quota``: "yearly", "trial" or "";
+    ``base_url``: "required", "optional" (``default_base_url``, the public one) or
+    "none";
+    ``service_ports``: each service listens on its own port of the host;
+    ``sells_qps``: QPS is bought in orders of its own (and limited per account)."""
+
+    name: str
+    billing: str
+    in_process: bool = False
+    request_counts_whatever_frames: bool = False
+    count_used_up_codes: frozenset[str] = frozenset()
+    free_quota: str = ""
+    base_url: str = "optional"
+    default_base_url: str = ""
+    service_ports: bool = False
+    sells_qps: bool = False
+
+    @property
+    def billed_per_call(self) -> bool:
+        return self.billing == PER_CALL
+
+    @property
+    def paid_by_packages(self) -> bool:
+        return self.billing == PACKAGES
+
+    @property
+    def metered(self) -> bool:
+        """Paid per call or per package: quotas, arrears, plans and QPS apply."""
+        return self.billing in (PER_CALL, PACKAGES)
+
+    @property
+    def runs_on_customer_machines(self) -> bool:
+        """Nothing is paid per call: this server or the customer's own deployment."""
+        return self.billing in (LICENCE, ON_BOX)
+
+
+# ---------------------------------------------------------------- one request, recorded
+
+# ``Attempt.outcome`` values, the same for every backend.
+SUCCESS = "success"
+VENDOR_ERROR = "vendor_error"
+TRANSPORT_ERROR = "transport_error"
+REFUSED = "refused"
+PENDING = "pending"
+# ``Attempt.error_code`` of a transport error the client could tell apart.
+TIMEOUT = "timeout"
+CONNECT = "connect"
+MALFORMED = "malformed"
+
+# The built-in sandbox marks answers it replays from the seed instead of analysing.
+REPLAY_HEADER = "X-Sandbox-Replay"
+
+
+def is_replay(response: httpx.Response) -> bool:
+    return response.headers.get(REPLAY_HEADER, "").lower() == "true"
+
+
+class RequestRecorder:
+    """One HTTP request of a client, told to its hooks: ``before`` (the gate may refuse:
+    recorded as refused, nothing leaves), ``sending`` as it leaves, ``after`` exactly
+    once with its outcome. httpx failures become ``TransportError`` (codes ``timeout``,
+    ``connect``); a vendor's typed error is recorded with its code (or ``http_<status>``).
+
+    ``clock`` gives ``started_at``; ``timer`` measures latency from the moment the
+    request leaves."""
+
+    def __init__(
+        self,
+        hooks: CallHooks,
+        *,
+        vendor: str,
+        api: str,
+        attempt: int = 1,
+        images: int = 1,
+        request_id: str | None = None,
+        clock: Callable[[], float] = time.time,
+        timer: Callable[[], float] = time.perf_counter,
+    ):
+        self.hooks = hooks
+        self.vendor = vendor
+        self.api = api
+        self.number = attempt
+        self.images = images
+        self.request_id = request_id or uuid.uuid4().hex
+        self.started_at = clock()
+        self._timer = timer
+        self._sent_at: float | None = None
+        self._reported = False
+
+    def attempt(self, outcome: str, error_code: Any = "") -> Attempt:
+        latency = 0.0 if self._sent_at is None else (self._timer() - self._sent_at) * 1000.0
+        return Attempt(
+            vendor=self.vendor,
+            api=self.api,
+            request_id=self.request_id,
+            started_at=self.started_at,
+            latency_ms=max(0.0, latency) if outcome != PENDING else 0.0,
+            outcome=outcome,
+            error_code="" if error_code in (None, "") else str(error_code),
+            attempt=self.number,
+            images=self.images,
+        )
+
+    def _report(self, outcome: str, error_code: Any = "") -> None:
+        if self._reported:
+            return
+        self._reported = True
+        self.hooks.after(self.attempt(outcome, error_code))
+
+    def before(self) -> None:
+        """Ask ``hooks.before``; a local refusal is recorded and raised."""
+        try:
+            self.hooks.before(self.vendor, self.api, self.request_id)
+        except RefusedLocally as refusal:
+            self._report(REFUSED, refusal.code)
+            raise
+
+    def post(self, http: httpx.Client, url: str, **kwargs: Any) -> httpx.Response:
+        """Announce the request (``hooks.sending``) and send it."""
+        self.hooks.sending(self.attempt(PENDING))
+        self.start()
+        try:
+            return http.post(url, **kwargs)
+        except httpx.TimeoutException as error:
+            raise self.failed(
+                TransportError(
+                    f"timed out calling {url}: {type(error).__name__}",
+                    vendor=self.vendor,
+                    api=self.api,
+                    code=TIMEOUT,
+                )
+            ) from error
+        except httpx.HTTPError as error:
+            raise self.failed(
+                TransportError(
+                    f"could not reach {url}: {type(error).__name__}: {error}",
+                    vendor=self.vendor,
+                    api=self.api,
+                    code=CONNECT,
+                )
+            ) from error
+
+    def start(self) -> None:
+        """The work starts now (latency counts from here). An in-process analyzer calls
+        this instead of ``post``: nothing is in flight outside the process to announce."""
+        self._sent_at = self._timer()
+
+    def failed(self, error: BackendError, *, code: Any = None) -> BackendError:
+        """Record ``error`` as this request's outcome (with ``code``, else the error's
+        code, else ``http_<status>``); returns it to be raised."""
+        outcome = TRANSPORT_ERROR if isinstance(error, TransportError) else VENDOR_ERROR
+        code = error.code if code is None else code
+        if code is None and error.http_status is not None:
+            code = f"http_{error.http_status}"
+        self._report(outcome, code)
+        return error
+
+    def succeeded(self) -> None:
+        self._report(SUCCESS)

@@ -28,8 +28,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from .base import (
+    PACKAGES,
     AnalysisResult,
-    Attempt,
+    ApiSpec,
     AuthError,
     BackendError,
     BadRequest,
@@ -41,11 +42,13 @@ from .base import (
     Person,
     QuotaExhausted,
     RateLimited,
-    RefusedLocally,
+    RequestRecorder,
     ServiceError,
     TransportError,
     Unsupported,
+    VendorTraits,
     call_with_retries,
+    is_replay,
 )
 from .images import CTYUN, CTYUN_FACE, ImageLimits, PreparedImage, prepare_image
 
@@ -242,9 +245,6 @@ GATEWAY_ERRORS: dict[int, tuple[type[BackendError], str]] = {
 }
 
 
-REPLAY_HEADER = "X-Sandbox-Replay"
-
-
 @dataclass(frozen=True)
 class CtyunApi:
     """One API: where it lives, how its body is shaped and what it accepts.
@@ -348,6 +348,47 @@ CTYUN_APIS: dict[str, CtyunApi] = {
         ),
     )
 }
+
+
+# What each API's answer fills (``CtyunApi.answer``), as ``ApiSpec`` result kinds.
+_ANSWER_RESULTS = {
+    "objects": frozenset({"objects"}),
+    "fence": frozenset({"persons", "person_count", "per_image"}),
+    "face_quality": frozenset({"face_quality"}),
+    "liveness": frozenset({"liveness"}),
+    "sequence_score": frozenset({"sequence_score"}),
+}
+# 4.3.5 摔倒识别, 3、接口要求: "图片数量不超过 64，建议 16 张以上连续图片"; 4.3.6 打架识别
+# likewise ("支持 16 张图像的 base64 编码字符串构成的 list").
+_ADVISED_FRAMES = {"fall": 16, "fight": 16}
+
+CTYUN_SPECS: dict[str, ApiSpec] = {
+    api.name: ApiSpec(
+        api.name,
+        min_frames=api.min_images,
+        max_frames=api.max_images,
+        advised_frames=_ADVISED_FRAMES.get(api.name),
+        # Liveness images are one person's action: they cannot be split.
+        split=api.shape != "numbered",
+        region=api.shape == "fence",
+        results=_ANSWER_RESULTS[api.answer],
+    )
+    for api in CTYUN_APIS.values()
+}
+
+# 4.1.3 状态码: 51003 "API 可用次数已不足": the bought count is used up.
+COUNT_USED_UP = "51003"
+
+# Paid by packages of calls (and a yearly free quota); a request is counted once
+# whatever its images (4.3.3 电子围栏, 4.3.5, 4.3.6 take up to 32 or 64).
+TRAITS = VendorTraits(
+    name=VENDOR,
+    billing=PACKAGES,
+    request_counts_whatever_frames=True,
+    count_used_up_codes=frozenset({COUNT_USED_UP}),
+    free_quota="yearly",
+    default_base_url=DEFAULT_BASE_URL,
+)
 
 
 # ---------------------------------------------------------------- answers and errors
@@ -454,6 +495,8 @@ class CtyunClient:
     """
 
     vendor = VENDOR
+    traits = TRAITS
+    api_specs = CTYUN_SPECS
 
     def __init__(
         self,
@@ -480,6 +523,18 @@ class CtyunClient:
             follow_redirects=False,
         )
 
+    @classmethod
+    def open(
+        cls,
+        settings: ClientSettings,
+        *,
+        hooks: CallHooks | None = None,
+        store: Any = None,
+        breaker: CircuitBreaker | None = None,
+    ) -> CtyunClient:
+        """The registry's way to open a client."""
+        return cls(settings, hooks=hooks, breaker=breaker)
+
     # -- lifecycle
 
     def close(self) -> None:
@@ -493,6 +548,12 @@ class CtyunClient:
         self.close()
 
     # -- calling
+
+    def analyze(
+        self, api: str, images: list[bytes], params: dict[str, Any] | None = None
+    ) -> AnalysisResult:
+        """``call`` in the registry's shape."""
+        return self.call(api, list(images), **(params or {}))
 
     def call(self, api: str, images: list[bytes], **params: Any) -> AnalysisResult:
         """Send ``images`` to ``api`` (a key of ``CTYUN_APIS``) and return the normalized
@@ -601,72 +662,39 @@ class CtyunClient:
 
     def _attempt(self, request: _Request, number: int) -> AnalysisResult:
         api = request.api
-        request_id = str(uuid.uuid4())
-        started_at = self._clock()
-
-        def attempt(outcome: str, error_code: str = "", latency_ms: float = 0.0) -> Attempt:
-            return Attempt(
-                vendor=VENDOR,
-                api=api.name,
-                request_id=request_id,
-                started_at=started_at,
-                latency_ms=latency_ms,
-                outcome=outcome,
-                error_code=error_code,
-                attempt=number,
-                images=len(request.prepared),
-            )
-
-        def report(outcome: str, error_code: str = "", latency_ms: float = 0.0) -> None:
-            self.hooks.after(attempt(outcome, error_code, latency_ms))
-
-        try:
-            self.hooks.before(VENDOR, api.name, request_id)
-        except RefusedLocally as refusal:
-            report("refused", "" if refusal.code is None else str(refusal.code))
-            raise
-
+        recorder = RequestRecorder(
+            self.hooks,
+            vendor=VENDOR,
+            api=api.name,
+            attempt=number,
+            images=len(request.prepared),
+            request_id=str(uuid.uuid4()),
+            clock=self._clock,
+            timer=self._clock,
+        )
+        recorder.before()
         headers = signed_headers(
             self.settings.api_key,
             self.settings.secret_key,
             self.settings.app_key,
             request.body,
-            request_id=request_id,
+            request_id=recorder.request_id,
             now=datetime.fromtimestamp(self._clock(), tz=BEIJING),
             host=self._host,
         )
-        self.hooks.sending(attempt("pending"))
-        sent_at = self._clock()
+        response = recorder.post(
+            self._http, self._base_url + api.path, content=request.body, headers=headers
+        )
         try:
-            response = self._http.post(
-                self._base_url + api.path, content=request.body, headers=headers
-            )
-        except httpx.TimeoutException as error:
-            report("transport_error", "timeout", self._since(sent_at))
-            raise TransportError(f"timed out: {error!r}", vendor=VENDOR, api=api.name) from error
-        except httpx.HTTPError as error:
-            report("transport_error", type(error).__name__, self._since(sent_at))
-            raise TransportError(
-                f"request failed: {error!r}", vendor=VENDOR, api=api.name
-            ) from error
-        latency_ms = self._since(sent_at)
-
-        try:
-            result = self._interpret(api, response, request, request_id)
-        except TransportError:
-            report("transport_error", f"http_{response.status_code}", latency_ms)
-            raise
+            result = self._interpret(api, response, request, recorder.request_id)
         except BackendError as error:
-            code = error.code if error.code is not None else f"http_{response.status_code}"
-            report("vendor_error", str(code), latency_ms)
+            if error.code is None and error.http_status is None:
+                error.http_status = response.status_code
+            recorder.failed(error)
             raise
-        report("success", "", latency_ms)
-        # The sandbox marks answers it replays from the seed instead of analysing the image.
-        result.replay = response.headers.get(REPLAY_HEADER, "").lower() == "true"
+        recorder.succeeded()
+        result.replay = is_replay(response)
         return result
-
-    def _since(self, start: float) -> float:
-        return max(0.0, (self._clock() - start) * 1000.0)
 
     def _concurrency_pause(self) -> float:
         return self._rng.uniform(*CONCURRENCY_PAUSE)

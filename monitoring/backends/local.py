@@ -29,7 +29,17 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from .base import AnalysisResult, BadRequest, Box, InvalidImage, Person, Unsupported
+from .base import (
+    ON_BOX,
+    AnalysisResult,
+    ApiSpec,
+    BadRequest,
+    Box,
+    InvalidImage,
+    Person,
+    Unsupported,
+    VendorTraits,
+)
 from .geometry import Polygon, parse_area, point_in_polygon
 from .images import load_rgb
 
@@ -448,15 +458,54 @@ def _polygon_in_frame(polygon: Polygon, width: int, height: int, origin: float) 
     return all(origin <= x <= width and origin <= y <= height for x, y in polygon)
 
 
+# What each on-box analysis needs and gives; nothing is counted by anyone.
+LOCAL_SPECS: dict[str, ApiSpec] = {
+    spec.name: spec
+    for spec in (
+        ApiSpec("persons", metered=False, results=frozenset({"persons", "person_count"})),
+        ApiSpec(
+            "body_num",
+            region=True,
+            metered=False,
+            results=frozenset({"persons", "person_count", "area_counts"}),
+        ),
+        ApiSpec(
+            "fence",
+            max_frames=FENCE_MAX_IMAGES,
+            region=True,
+            metered=False,
+            results=frozenset({"persons", "person_count", "per_image"}),
+        ),
+        ApiSpec(
+            "body_tracking",
+            region=True,
+            metered=False,
+            results=frozenset({"persons", "person_count", "flow"}),
+        ),
+    )
+}
+
+# Runs inside this server's own processes: no HTTP, no base URL, no charge.
+TRAITS = VendorTraits(name=VENDOR, billing=ON_BOX, in_process=True, base_url="none")
+
+
 class LocalAnalyzer:
     """Person analyses on the local CPU, answering like the vendors' APIs."""
 
     vendor = VENDOR
-    capabilities: frozenset[str] = frozenset({"persons", "body_num", "fence", "body_tracking"})
+    traits = TRAITS
+    api_specs = LOCAL_SPECS
+    capabilities: frozenset[str] = frozenset(LOCAL_SPECS)
 
     def __init__(self, detector: Detector | None = None, cases: CaseStore | None = None):
         self._detector = detector
         self.cases = cases or CaseStore()
+
+    @classmethod
+    def open(cls, settings: Any = None, **_ignored: Any) -> LocalAnalyzer:
+        """The registry's way to open it: no settings, hooks or stores are used (the
+        metered path reports its one attempt per request)."""
+        return cls()
 
     @property
     def detector(self) -> Detector:

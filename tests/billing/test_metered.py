@@ -16,7 +16,6 @@ from PIL import Image
 
 from billing.metered import (
     MeteredHooks,
-    backend_name,
     close_backends,
     metered_call,
     open_metered_backend,
@@ -363,13 +362,17 @@ def test_the_local_analyzer_is_recorded_at_zero_cost_and_not_refused_in_arrears(
 # ---------------------------------------------------------------- plumbing
 
 
-def test_vendor_names_map_to_backends():
-    assert [backend_name(v) for v in ("baidu", "baidu_private", "ctyun", "local")] == [
-        "baidu",
-        "baidu-private",
-        "ctyun",
-        "local",
-    ]
+def test_every_account_vendor_opens_the_backend_of_the_same_name():
+    from monitoring.backends.base import ClientSettings
+    from monitoring.backends.registry import open_backend
+    from monitoring.models import Vendor
+
+    settings = ClientSettings(base_url="http://192.0.2.1")
+    for vendor in Vendor.values:
+        with open_backend(vendor, settings) as backend:
+            assert backend.name == vendor
+            assert backend.client.vendor == vendor
+            assert backend.traits.name == vendor
 
 
 def test_a_backend_is_opened_once_per_account_until_the_account_changes(baidu):

@@ -15,7 +15,20 @@ from PIL import Image
 
 from monitoring.backends.ctyun import CTYUN_APIS, encode_body, signed_headers
 
-PHOTOS = Path(__file__).resolve().parents[3] / "shared" / "data" / "ppe-sample" / "images"
+
+
+def _photos() -> Path:
+    """The shared ppe-sample photos: beside the checkout (``../shared``), or beside the
+    folder holding several checkouts."""
+    here = Path(__file__).resolve()
+    for root in (here.parents[3], here.parents[4]):
+        candidate = root / "shared" / "data" / "ppe-sample" / "images"
+        if candidate.is_dir():
+            return candidate
+    return here.parents[3] / "shared" / "data" / "ppe-sample" / "images"
+
+
+PHOTOS = _photos()
 BAIDU_TOKEN_PATH = "/sandbox/baidu/oauth/2.0/token"
 FORM = "application/x-www-form-urlencoded"
 

@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.core.management.base import BaseCommand, CommandError
 
 from monitoring.backends.base import BackendError, ClientSettings
-from monitoring.backends.registry import BACKENDS, DEFAULT_BASE_URLS, open_backend
+from monitoring.backends.registry import BACKENDS, canonical, open_backend, traits
 
 EXIT_VENDOR_ERROR = 1
 EXIT_BAD_INPUT = 2
@@ -40,7 +40,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--base-url",
             help="Vendor endpoint (default: the vendor's public one; baidu-private: "
-            "required, the deployment's host like http://192.168.0.10).",
+            "required, the deployment's host like http://192.168.0.10, or a base with a "
+            "path such as http://127.0.0.1:8000/sandbox/baidu-private where the services "
+            "are told apart by path).",
         )
         parser.add_argument("--ak", default="", help="Baidu API Key, or CTYun ak.")
         parser.add_argument("--sk", default="", help="Baidu Secret Key, or CTYun sk.")
@@ -54,8 +56,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, images, backend, api, area, base_url, ak, sk, appkey, param, **kw):
-        if backend == "baidu-private" and not base_url:
-            raise CommandError("--base-url is required for baidu-private", returncode=2)
+        # ``baidu-private`` is the published spelling; ``baidu_private`` works too.
+        vendor_traits = traits(canonical(backend))
+        if vendor_traits.base_url == "required" and not base_url:
+            raise CommandError(f"--base-url is required for {backend}", returncode=2)
         payloads = []
         for name in images:
             path = Path(name)
@@ -72,7 +76,7 @@ class Command(BaseCommand):
         if area:
             params["area"] = area
         settings = ClientSettings(
-            base_url=(base_url or DEFAULT_BASE_URLS.get(backend, "")).rstrip("/"),
+            base_url=(base_url or vendor_traits.default_base_url).rstrip("/"),
             api_key=ak,
             secret_key=sk,
             app_key=appkey,
