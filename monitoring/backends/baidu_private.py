@@ -599,6 +599,7 @@ class BaiduPrivateClient:
         result = self._call_service(detector, prepared.data, {}, (prepared.width, prepared.height))
         frame = decode_image(prepared.data)
         answers: list[Any] = []
+        replayed = result.replay
         for person in result.persons:
             crop = _crop(frame, person.box)
             if crop is None:
@@ -613,9 +614,11 @@ class BaiduPrivateClient:
                 answers.append(error.raw)
                 continue
             answers.append(described.raw)
+            replayed = replayed or described.replay
             if described.persons:
                 person.attributes = described.persons[0].attributes
         result.api = "body_attr"
+        result.replay = replayed
         result.raw = {"detection": result.raw, "attributes": answers}
         return result
 
