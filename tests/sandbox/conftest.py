@@ -16,7 +16,6 @@ from PIL import Image
 from monitoring.backends.ctyun import CTYUN_APIS, encode_body, signed_headers
 
 
-
 def _photos() -> Path:
     """The shared ppe-sample photos: beside the checkout (``../shared``), or beside the
     folder holding several checkouts."""
