@@ -75,6 +75,11 @@ class CallScope:
     # Attempts announced by ``sending`` and not answered yet: client request id -> the
     # attempt as recorded.
     in_flight: dict[str, Attempt] = field(default_factory=dict)
+    # A request of the call may be made of several of the same API (the private
+    # deployment's body_attr asks the attribute service once per person): client request
+    # id -> which of them, and per API how many have started.
+    parts: dict[str, int] = field(default_factory=dict)
+    started: dict[str, int] = field(default_factory=dict)
 
 
 _current_scope: ContextVar[CallScope | None] = ContextVar("billing_metered_scope", default=None)
@@ -127,10 +132,18 @@ class MeteredHooks(CallHooks):
         scope = self.current()
         if not scope.request_id_prefix:
             return attempt.request_id or uuid.uuid4().hex
+        part = scope.parts.get(attempt.request_id)
+        if part is None:
+            started = scope.started.get(attempt.api, 0)
+            if attempt.attempt <= 1 or started == 0:  # a new request of this API
+                part, scope.started[attempt.api] = started, started + 1
+            else:  # another attempt of the latest one
+                part = started - 1
+            scope.parts[attempt.request_id] = part
         return ledger_request_id(
             scope.request_id_prefix,
             attempt.api,
-            scope.batch,
+            scope.batch if part == 0 else f"{scope.batch}.{part}",
             attempt.attempt,
             refused=attempt.outcome == "refused",
         )

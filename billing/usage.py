@@ -125,9 +125,11 @@ def close_interrupted(now: datetime | None = None, *, grace: timedelta = PENDING
 
 
 def ledger_request_id(
-    prefix: str, api: str, batch: int, attempt: int, *, refused: bool = False
+    prefix: str, api: str, batch: int | str, attempt: int, *, refused: bool = False
 ) -> str:
-    """The ledger id of attempt number ``attempt`` of request ``batch`` of one call.
+    """The ledger id of attempt number ``attempt`` of request ``batch`` of one call
+    (``"0.1"``, ``"0.2"``...: the second, third... request of the same API within
+    request 0, when one request of the call is made of several).
 
     ``f"{prefix}:{api}:{batch}:{attempt}"``, where the caller picks ``prefix`` so that it
     names one unit of work, e.g. ``f"frame-{frame_id}"``: a task re-run for that frame

@@ -44,6 +44,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from alerts import events, lifecycle
@@ -617,8 +618,11 @@ def _ledger_calls(account, api: str, prefix: str, *, batches: int) -> list[dict[
         for batch in range(batches)
         for attempt in range(1, MAX_ATTEMPTS_LOOKED_UP + 1)
     ]
+    # Every request under the call's prefix too: a call may be made of requests of
+    # other APIs (the private deployment's body_attr detects people first).
     rows = list(
-        UsageRecord.objects.filter(account=account, request_id__in=ids)
+        UsageRecord.objects.filter(account=account)
+        .filter(Q(request_id__in=ids) | Q(request_id__startswith=f"{prefix}:"))
         .order_by("request_id")
         .values_list("request_id", "outcome")
     )

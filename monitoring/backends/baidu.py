@@ -139,7 +139,9 @@ BAIDU_SPECS: dict[str, ApiSpec] = {
             "body_num", region=True, results=frozenset({"person_count", "area_counts", "images"})
         ),
         ApiSpec(
-            "body_tracking", region=True, results=frozenset({"persons", "person_count", "flow"})
+            "body_tracking",
+            region=True,
+            results=frozenset({"persons", "person_count", "flow_in", "flow_out"}),
         ),
         ApiSpec("gesture", results=frozenset({"objects"})),
         ApiSpec("body_seg", results=frozenset({"images"})),

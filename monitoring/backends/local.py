@@ -480,7 +480,7 @@ LOCAL_SPECS: dict[str, ApiSpec] = {
             "body_tracking",
             region=True,
             metered=False,
-            results=frozenset({"persons", "person_count", "flow"}),
+            results=frozenset({"persons", "person_count", "flow_in", "flow_out"}),
         ),
     )
 }
