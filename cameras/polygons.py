@@ -45,7 +45,6 @@ MAX_FRAME_SIDE = 20_000
 # Rescaled coordinates keep two decimals: a hundredth of a pixel.
 RESCALE_DECIMALS = 2
 
-CTYUN_FENCE_MAX_POINTS = 9
 BODY_NUM_MAX_AREAS = 10
 BODY_TRACKING_MIN_POINTS = 4
 BODY_TRACKING_MAX_AREAS = 1
@@ -310,6 +309,9 @@ class KindLimits:
     rules: tuple[str, ...] = field(default=())
     # The vendor API the limits come from: "ctyun_fence", "body_num", "body_tracking".
     source: str | None = None
+    # What to say of a region with more than ``max_points`` (``%(count)d``), if not the
+    # generic message.
+    too_many: Any = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -323,6 +325,9 @@ class KindLimits:
 
 
 _FENCE_RULE = gettext_lazy("CTYun's electronic fence takes 3 to 9 points.")
+_FENCE_TOO_MANY = gettext_lazy(
+    "CTYun's electronic fence takes 3 to 9 points; this region has %(count)d."
+)
 _CROWD_RULE = gettext_lazy(
     "Baidu crowd counting (body_num) takes at most 10 areas per camera, measured from pixel 1."
 )
@@ -340,6 +345,17 @@ def _analysis_pairs(camera) -> list[tuple[str, str]]:
     return list(camera.analyses.values_list("api", "account__vendor"))
 
 
+def _region_points(vendor: str, api: str) -> int | None:
+    """The most points a region of ``api`` on ``vendor`` may have, when its spec says."""
+    from monitoring.backends import registry
+    from monitoring.backends.base import Unsupported
+
+    try:
+        return registry.api_spec(vendor, api).region_max_points
+    except Unsupported:
+        return None
+
+
 def limits_for_analyses(pairs: Iterable[tuple[str, str]]) -> dict[str, KindLimits]:
     """The limits of every region kind, given the (api, vendor) pairs a camera runs."""
     from cameras.models import RegionKind
@@ -347,9 +363,19 @@ def limits_for_analyses(pairs: Iterable[tuple[str, str]]) -> dict[str, KindLimit
     pairs = list(pairs)
     apis = {api for api, _vendor in pairs}
     limits = {kind.value: KindLimits() for kind in RegionKind}
-    if ("fence", "ctyun") in pairs:
+    # A fence whose vendor draws a line on its points (the API's spec: CTYun 4.3.3 电子围栏,
+    # "大于 2 小于 10" points).
+    fence_points = [
+        points
+        for api, vendor in pairs
+        if api == "fence" and (points := _region_points(vendor, api)) is not None
+    ]
+    if fence_points:
         limits["fence"] = KindLimits(
-            max_points=CTYUN_FENCE_MAX_POINTS, rules=(_FENCE_RULE,), source="ctyun_fence"
+            max_points=min(fence_points),
+            rules=(_FENCE_RULE,),
+            source="ctyun_fence",
+            too_many=_FENCE_TOO_MANY,
         )
     if "body_num" in apis:
         limits["crowd"] = KindLimits(
@@ -377,10 +403,8 @@ def limits_for_camera(camera) -> dict[str, KindLimits]:
 def _limit_error(points: Sequence[Point], width: int, height: int, limits: KindLimits):
     count = len(points)
     if count > limits.max_points:
-        if limits.source == "ctyun_fence":
-            return _("CTYun's electronic fence takes 3 to 9 points; this region has %(count)d.") % {
-                "count": count
-            }
+        if limits.too_many is not None:
+            return str(limits.too_many) % {"count": count}
         return _("This region may have at most %(maximum)d points; it has %(count)d.") % {
             "maximum": limits.max_points,
             "count": count,

@@ -14,8 +14,9 @@ import pytest
 from django.core.management import call_command
 from PIL import Image
 
+from tests.sandbox.conftest import PHOTOS
+
 ROOT = Path(__file__).resolve().parent.parent
-PHOTOS = ROOT.parent / "shared" / "data" / "ppe-sample" / "images"
 
 
 @pytest.fixture
@@ -99,6 +100,30 @@ def test_ctyun_fence_sends_all_images_in_one_request(live_server, blank):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("spelling", ["baidu-private", "baidu_private"])
+def test_the_private_deployment_is_reached_by_path_on_the_sandbox(live_server, blank, spelling):
+    answer = _run(
+        str(blank),
+        "--backend",
+        spelling,
+        "--api",
+        "body_num",
+        "--area",
+        "1,1,300,1,300,200,1,200",
+        "--base-url",
+        f"{live_server.url}/sandbox/baidu-private",
+    )
+    assert answer["backend"] == spelling
+    result = answer["results"][0]["result"]
+    assert (result["vendor"], result["person_count"], result["area_counts"]) == (
+        "baidu_private",
+        0,
+        [0],
+    )
+    assert result["replay"] is False
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_vendor_error_exits_non_zero_with_the_vendors_code(live_server, blank, tmp_path):
     base = f"{live_server.url}/sandbox/ctyun"
     result = subprocess.run(
@@ -155,8 +180,9 @@ def test_a_file_that_is_not_an_image_is_refused_clearly(tmp_path):
     assert "not an image" in result.stderr
 
 
-def test_baidu_private_needs_its_host():
+@pytest.mark.parametrize("spelling", ["baidu-private", "baidu_private"])
+def test_baidu_private_needs_its_host(spelling):
     from django.core.management.base import CommandError
 
     with pytest.raises(CommandError, match="--base-url is required"):
-        call_command("analyze", "x.jpg", "--backend", "baidu-private", "--api", "body_attr")
+        call_command("analyze", "x.jpg", "--backend", spelling, "--api", "body_attr")

@@ -47,6 +47,7 @@ from monitoring.backends.base import (
     CallHooks,
     CircuitBreaker,
     ClientSettings,
+    OpenedByRegistry,
     Person,
     RateLimited,
     RequestRecorder,
@@ -475,7 +476,7 @@ def _http_error(service: PrivateService, response: httpx.Response) -> BackendErr
 # ---------------------------------------------------------------- the client
 
 
-class BaiduPrivateClient:
+class BaiduPrivateClient(OpenedByRegistry):
     """Calls the privately deployed Body Analysis services on ``settings.base_url``'s
     host, one port per service (``PRIVATE_SERVICES``, overridden by
     ``settings.ports``)."""
@@ -507,18 +508,6 @@ class BaiduPrivateClient:
         base = settings.base_url if "://" in settings.base_url else f"http://{settings.base_url}"
         self._base = httpx.URL(base)
         self._account = settings.account or self._base.host
-
-    @classmethod
-    def open(
-        cls,
-        settings: ClientSettings,
-        *,
-        hooks: CallHooks | None = None,
-        store: Any = None,
-        breaker: CircuitBreaker | None = None,
-    ) -> BaiduPrivateClient:
-        """The registry's way to open a client."""
-        return cls(settings, hooks=hooks, breaker=breaker)
 
     # -- lifecycle
 

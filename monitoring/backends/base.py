@@ -326,6 +326,22 @@ class CallHooks:
         return None
 
 
+class OpenedByRegistry:
+    """How the registry opens an HTTP client by default: its settings, hooks and
+    breaker (a client that keeps tokens or cases in a store overrides ``open``)."""
+
+    @classmethod
+    def open(
+        cls,
+        settings: ClientSettings,
+        *,
+        hooks: CallHooks | None = None,
+        store: Any = None,
+        breaker: CircuitBreaker | None = None,
+    ) -> Any:
+        return cls(settings, hooks=hooks, breaker=breaker)
+
+
 class Store(Protocol):
     """The subset of a cache that clients use (Django's cache fits)."""
 
@@ -481,7 +497,8 @@ class ApiSpec:
     ``min_frames``/``max_frames``: images one request carries (``max_frames`` None: no
     limit); ``advised_frames``: how many the vendor advises where it advises a number;
     ``split``: more frames than ``max_frames`` may go as several requests (not for one
-    person's liveness action); ``region``: it takes an area; ``metered``: each request
+    person's liveness action); ``region``: it takes an area (``region_max_points``: of
+    at most that many points, where the product enforces it); ``metered``: each request
     is counted by the vendor; ``results``: the ``RESULT_KINDS`` it fills."""
 
     name: str
@@ -490,6 +507,7 @@ class ApiSpec:
     advised_frames: int | None = None
     split: bool = True
     region: bool = False
+    region_max_points: int | None = None
     metered: bool = True
     results: frozenset[str] = frozenset()
 

@@ -39,6 +39,7 @@ from .base import (
     CircuitBreaker,
     ClientSettings,
     DetectedObject,
+    OpenedByRegistry,
     Person,
     QuotaExhausted,
     RateLimited,
@@ -371,6 +372,8 @@ CTYUN_SPECS: dict[str, ApiSpec] = {
         # Liveness images are one person's action: they cannot be split.
         split=api.shape != "numbered",
         region=api.shape == "fence",
+        # 4.3.3 电子围栏, 5、请求参数 area: "大于 2 小于 10" points (4012).
+        region_max_points=9 if api.shape == "fence" else None,
         results=_ANSWER_RESULTS[api.answer],
     )
     for api in CTYUN_APIS.values()
@@ -485,7 +488,7 @@ class _Request:
     prepared: list[PreparedImage]
 
 
-class CtyunClient:
+class CtyunClient(OpenedByRegistry):
     """Calls one CTYun account's Safety Production APIs.
 
     One ``httpx.Client`` (connection reuse, explicit connect/read timeouts) per instance.
@@ -522,18 +525,6 @@ class CtyunClient:
             timeout=httpx.Timeout(settings.timeouts.read, connect=settings.timeouts.connect),
             follow_redirects=False,
         )
-
-    @classmethod
-    def open(
-        cls,
-        settings: ClientSettings,
-        *,
-        hooks: CallHooks | None = None,
-        store: Any = None,
-        breaker: CircuitBreaker | None = None,
-    ) -> CtyunClient:
-        """The registry's way to open a client."""
-        return cls(settings, hooks=hooks, breaker=breaker)
 
     # -- lifecycle
 
