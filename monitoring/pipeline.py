@@ -89,6 +89,10 @@ SEQUENCE_MAX_FRAMES = 64
 SEQUENCE_APIS = frozenset({"fall", "fight"})
 DEFAULT_SEQUENCE_WINDOW = 16
 BODY_NUM_MAX_AREAS = 10
+# Baidu body_tracking (``人流量统计-动态版`` > ``请求参数``): case_id is an int32; frames of a
+# case at most 500 ms apart (``🔗 人流量统计``: "最大时差不超过500ms，即：抽帧频率需要大于2fps").
+TRACKING_CASE_ID_MAX = 2**31 - 1
+TRACKING_MAX_GAP_SECONDS = 0.5
 # Ledger ids looked up per request of a call: attempt numbers 1..this.
 MAX_ATTEMPTS_LOOKED_UP = 8
 # A frame comes every sampling interval, a little late at times: an analysis is due
@@ -468,7 +472,9 @@ def build_params(
     """The API parameters of ``analysis`` on ``frame``: its own params (minus the
     pipeline's ``window`` and ``region``) and the areas of the camera's regions, scaled
     to the frame: crowd regions for ``body_num`` (up to 10), the fence region for
-    ``fence``, the flow region for ``body_tracking`` (followed per camera)."""
+    ``fence``, the flow region for ``body_tracking``, with the analysis' own integer
+    ``case_id`` and ``case_init`` true on its first frame and after a gap
+    (``tracking_gap``)."""
     params = {
         name: value
         for name, value in (analysis.params or {}).items()
@@ -489,9 +495,48 @@ def build_params(
         if flow is not None:
             params["area"] = _area([flow], size, lowest=1)
             params.setdefault("dynamic", True)
-            params.setdefault("case_id", f"camera-{camera.pk}")
-            params.setdefault("case_init", False)
+    if analysis.api == "body_tracking" and _truthy(params.get("dynamic")):
+        params["case_id"] = tracking_case_id(analysis)
+        params["case_init"] = not _case_continues(analysis, frame)
     return params
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).strip().lower() == "true"
+
+
+def tracking_case_id(analysis: CameraAnalysis) -> int:
+    """The ``case_id`` of a ``body_tracking`` analysis: its id, an int32 as the seed asks
+    (``人流量统计-动态版`` > ``请求参数``: "int32 ... 通过case_id区分不同视频流，自拟，不同序列间
+    不可重复即可"): stable, and one per analysis, so two analyses of a camera (or of two
+    cameras) never share a case."""
+    return (analysis.pk - 1) % TRACKING_CASE_ID_MAX + 1
+
+
+def tracking_gap(analysis: CameraAnalysis) -> float:
+    """Seconds between two frames of a case beyond which tracking starts again
+    (``case_init=true``): the seed's largest time between frames (``🔗 人流量统计``: "最大时差
+    不超过500ms"), or, for an analysis set to run less often than that, two of its
+    intervals (one frame lost on the way does not restart the count)."""
+    return max(TRACKING_MAX_GAP_SECONDS, 2 * analysis.interval)
+
+
+def _case_continues(analysis: CameraAnalysis, frame: Frame) -> bool:
+    """Whether ``frame`` continues the analysis' tracking case: a frame of it before this
+    one, within ``tracking_gap``, was answered or is on its way. (A case the vendor no
+    longer knows restarts by itself on ``case_init=false``: "当为false且读取不到相应case的
+    信息时，直接重新初始化"; ``true`` is what keeps a stale case from being continued.)"""
+    since = frame.captured_at - timedelta(seconds=tracking_gap(analysis))
+    return (
+        FrameAnalysis.objects.filter(
+            analysis=analysis,
+            status__in=(FrameAnalysisStatus.DONE, FrameAnalysisStatus.PENDING),
+            frame__captured_at__lt=frame.captured_at,
+            frame__captured_at__gte=since,
+        )
+        .exclude(frame_id=frame.pk)
+        .exists()
+    )
 
 
 def crowd_regions(regions: Iterable[Region]) -> list[Region]:
