@@ -16,11 +16,12 @@ from django.utils.translation import gettext_lazy
 
 from cameras import roles
 from cameras.costs import api_label, vendor_apis
-from cameras.models import Camera, CameraAnalysis, SourceKind
+from cameras.models import Camera, CameraAnalysis, Region, RegionKind, SourceKind
 from cameras.polygons import analysis_region_error
 
 # Baidu tracking: "最大时差不超过500ms, 即: 抽帧频率需要大于2fps" (body_tracking FAQ).
 BODY_TRACKING_MAX_INTERVAL = 0.5
+FENCE_API = "fence"
 SECRET_SET_TEXT = gettext_lazy("•••• set")
 
 _SCHEMES = {
@@ -75,6 +76,31 @@ def sample_interval_error(camera: Camera | None, sample_interval: float) -> str 
     ) % {"api": faster.api, "interval": f"{faster.interval:g}"}
 
 
+def analysis_region_choice_error(camera: Camera, api: str, region) -> str | None:
+    """Why ``region`` (a ``Region`` or None) cannot be the region of an ``api`` analysis
+    on ``camera``: only a fence analysis names one, a fence region of its own camera, and
+    it must name one when the camera has several fences."""
+    if region is None:
+        if api == FENCE_API and camera.pk is not None:
+            fences = camera.regions.filter(kind=RegionKind.FENCE).count()
+            if fences > 1:
+                return _(
+                    "This camera has %(count)d fences: choose the one this analysis watches "
+                    "(one fence analysis per fence)."
+                ) % {"count": fences}
+        return None
+    if api != FENCE_API:
+        return _("Only a fence analysis watches a region; leave the region empty.")
+    if region.camera_id != camera.pk:
+        return _("The region belongs to another camera.")
+    if region.kind != RegionKind.FENCE:
+        return _("Choose a fence region; “%(name)s” is a %(kind)s.") % {
+            "name": region.name,
+            "kind": RegionKind(region.kind).label,
+        }
+    return None
+
+
 def analysis_errors(
     camera: Camera,
     *,
@@ -82,10 +108,15 @@ def analysis_errors(
     account,
     interval: float | None,
     analysis_id: int | None = None,
+    region=None,
 ) -> dict[str, str]:
-    """Why ``camera`` cannot run ``api`` through ``account`` every ``interval`` seconds
-    (as a new analysis, or replacing ``analysis_id``): one reason per field."""
+    """Why ``camera`` cannot run ``api`` through ``account`` every ``interval`` seconds,
+    watching ``region`` (fence analyses), as a new analysis or replacing ``analysis_id``:
+    one reason per field."""
     errors: dict[str, str] = {}
+    region_problem = analysis_region_choice_error(camera, api, region)
+    if region_problem:
+        errors["region"] = region_problem
     if account is not None:
         offered = vendor_apis(account.vendor)
         if api not in offered:
@@ -97,13 +128,15 @@ def analysis_errors(
                 "offered": ", ".join(offered) or _("nothing"),
             }
         elif (
-            CameraAnalysis.objects.filter(camera=camera, api=api, account=account)
+            CameraAnalysis.objects.filter(camera=camera, api=api, account=account, region=region)
             .exclude(pk=analysis_id)
             .exists()
         ):
-            errors["api"] = _("This camera already runs %(api)s through this account.") % {
-                "api": api
-            }
+            errors["api"] = (
+                _("This camera already runs %(api)s on this region through this account.")
+                if region is not None
+                else _("This camera already runs %(api)s through this account.")
+            ) % {"api": api}
         else:
             problem = analysis_region_error(camera, api, account.vendor, analysis_id)
             if problem:
@@ -210,7 +243,7 @@ class CameraAnalysisForm(forms.ModelForm):
 
     class Meta:
         model = CameraAnalysis
-        fields = ["api", "account", "interval", "enabled", "params"]
+        fields = ["api", "account", "region", "interval", "enabled", "params"]
         widgets = {
             "interval": forms.NumberInput(attrs={"step": "0.1", "min": "0.2"}),
             "params": forms.Textarea(attrs={"rows": 2}),
@@ -222,6 +255,9 @@ class CameraAnalysisForm(forms.ModelForm):
         self.instance.camera = camera
         self.fields["api"].choices = _api_choices()
         self.fields["account"].queryset = self.fields["account"].queryset.order_by("name")
+        self.fields["region"].queryset = Region.objects.filter(
+            camera=camera, kind=RegionKind.FENCE
+        ).order_by("name")
         self.fields["params"].required = False
         self.fields["params"].help_text = _(
             'Extra parameters for the API as JSON, like {"type": "headwear,upper_wear"}; '
@@ -246,6 +282,7 @@ class CameraAnalysisForm(forms.ModelForm):
                 account=account,
                 interval=cleaned.get("interval"),
                 analysis_id=self.instance.pk,
+                region=cleaned.get("region"),
             )
             for name, message in errors.items():
                 self.add_error(name, message)

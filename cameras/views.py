@@ -140,7 +140,7 @@ def _camera_form_page(request, camera: Camera | None):
             messages.success(request, message % {"name": saved.name})
             return redirect("cameras:edit", pk=saved.pk)
     if camera is not None:
-        analyses = list(camera.analyses.select_related("account").order_by("api"))
+        analyses = list(camera.analyses.select_related("account", "region").order_by("api"))
         for analysis in analyses:
             analysis.projection = project_analysis(analysis)
             analysis.label = api_label(analysis.api)

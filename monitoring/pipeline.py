@@ -82,7 +82,7 @@ from monitoring.backends.geometry import format_area
 logger = logging.getLogger(__name__)
 
 # Keys of CameraAnalysis.params the pipeline reads itself; the rest goes to the vendor.
-PIPELINE_PARAMS = frozenset({"window", "region"})
+PIPELINE_PARAMS = frozenset({"window"})
 # APIs that take several frames in one request: the most frames one request carries.
 FENCE_MAX_FRAMES = 32
 SEQUENCE_MAX_FRAMES = 64
@@ -432,15 +432,12 @@ def _area_region_id(analysis: CameraAnalysis, regions: list[Region]) -> int | No
 
 
 def _fence_region(analysis: CameraAnalysis, regions: list[Region]) -> Region | None:
-    """The region whose area a fence analysis sends: ``params["region"]`` (an id or a
-    name), else the camera's first fence region."""
-    wanted = (analysis.params or {}).get("region")
-    if wanted not in (None, ""):
-        for region in regions:
-            if str(region.pk) == str(wanted) or region.name == wanted:
-                return region
-        return None
-    return next((region for region in regions if region.kind == RegionKind.FENCE), None)
+    """The region whose area a fence analysis sends: the one it names (``region``), or,
+    naming none, the camera's fence region when it has exactly one."""
+    if analysis.region_id is not None:
+        return next((region for region in regions if region.pk == analysis.region_id), None)
+    fences = [region for region in regions if region.kind == RegionKind.FENCE]
+    return fences[0] if len(fences) == 1 else None
 
 
 def scaled_points(region: Region, size: tuple[int, int]) -> list[tuple[float, float]]:
@@ -470,7 +467,7 @@ def build_params(
     analysis: CameraAnalysis, camera: Camera, frame: Frame, regions: Sequence[Region]
 ) -> dict[str, Any]:
     """The API parameters of ``analysis`` on ``frame``: its own params (minus the
-    pipeline's ``window`` and ``region``) and the areas of the camera's regions, scaled
+    pipeline's ``window``) and the areas of the camera's regions, scaled
     to the frame: crowd regions for ``body_num`` (up to 10), the fence region for
     ``fence``, the flow region for ``body_tracking``, with the analysis' own integer
     ``case_id`` and ``case_init`` true on its first frame and after a gap
@@ -488,7 +485,10 @@ def build_params(
     elif analysis.api == "fence":
         region = _fence_region(analysis, list(regions))
         if region is None:
-            raise MissingRegion("fence analysis needs a fence region drawn on the camera")
+            raise MissingRegion(
+                "a fence analysis needs its fence region: draw one on the camera, or choose "
+                "which of the camera's fences this analysis watches"
+            )
         params["area"] = _area([region], size, lowest=0)
     elif analysis.api == "body_tracking" and "area" not in params:
         flow = next((region for region in regions if region.kind == RegionKind.FLOW), None)
