@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cameras import roles
-from cameras.costs import api_label, vendor_apis
+from cameras.costs import api_label, camera_apis, not_on_cameras
 from cameras.models import Camera, CameraAnalysis, Region, RegionKind, SourceKind
 from cameras.polygons import analysis_region_error
 
@@ -117,8 +117,11 @@ def analysis_errors(
     region_problem = analysis_region_choice_error(camera, api, region)
     if region_problem:
         errors["region"] = region_problem
-    if account is not None:
-        offered = vendor_apis(account.vendor)
+    refused = not_on_cameras(api)
+    if refused:
+        errors["api"] = refused
+    elif account is not None:
+        offered = camera_apis(account.vendor)
         if api not in offered:
             errors["api"] = _(
                 "The account “%(account)s” does not offer %(api)s; it offers %(offered)s."
@@ -157,8 +160,16 @@ def analysis_errors(
 
 def _api_choices() -> list[tuple[str, str]]:
     vendors = ("baidu", "baidu_private", "ctyun", "local")
-    names = sorted({api for vendor in vendors for api in vendor_apis(vendor)})
+    names = sorted({api for vendor in vendors for api in camera_apis(vendor)})
     return [(name, api_label(name)) for name in names]
+
+
+class CameraApiField(forms.ChoiceField):
+    """The API of a camera analysis: one of ``_api_choices``; an API the vendor offers
+    but cameras do not passes here, for ``analysis_errors`` to say why."""
+
+    def valid_value(self, value) -> bool:
+        return super().valid_value(value) or not_on_cameras(str(value)) is not None
 
 
 class CameraForm(forms.ModelForm):
@@ -239,7 +250,7 @@ class CameraForm(forms.ModelForm):
 class CameraAnalysisForm(forms.ModelForm):
     """Chooses one analysis a camera runs: API, vendor account, interval."""
 
-    api = forms.ChoiceField(label=gettext_lazy("API"), choices=())
+    api = CameraApiField(label=gettext_lazy("API"), choices=())
 
     class Meta:
         model = CameraAnalysis

@@ -28,7 +28,7 @@ from PIL import Image, UnidentifiedImageError
 
 from cameras import roles
 from cameras.costs import api_label, camera_cost, parse_interval, project, project_analysis
-from cameras.costs import vendor_apis as apis_of_vendor
+from cameras.costs import camera_apis as apis_of_vendor
 from cameras.forms import CameraAnalysisForm, CameraForm
 from cameras.history import camera_history, record_change, snapshot
 from cameras.models import Camera, CameraAnalysis, Frame, RegionKind

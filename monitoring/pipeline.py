@@ -53,6 +53,7 @@ from billing import budgets
 from billing.metered import metered_call
 from billing.models import Outcome, UsageRecord
 from billing.usage import ledger_request_id
+from cameras.costs import not_on_cameras
 from cameras.models import Camera, CameraAnalysis, Frame, Health, Region, RegionKind
 from cameras.polygons import rescale
 from monitoring import camera_setup
@@ -459,8 +460,23 @@ def _area(regions: Iterable[Region], size: tuple[int, int], lowest: int) -> str:
     return format_area(polygons)
 
 
-class MissingRegion(Exception):
+class NotRunnable(Exception):
+    """The analysis cannot run on this camera as set up; ``code`` says why."""
+
+    code = "setup"
+
+
+class MissingRegion(NotRunnable):
     """The analysis needs a region the camera does not have."""
+
+    code = "region"
+
+
+class NotOnCameras(NotRunnable):
+    """The API is not offered on cameras (``cameras.costs.not_on_cameras``): an analysis
+    of it made before is reported on every frame, and never called."""
+
+    code = "not_on_cameras"
 
 
 def build_params(
@@ -472,6 +488,9 @@ def build_params(
     ``fence``, the flow region for ``body_tracking``, with the analysis' own integer
     ``case_id`` and ``case_init`` true on its first frame and after a gap
     (``tracking_gap``)."""
+    refused = not_on_cameras(analysis.api)
+    if refused:
+        raise NotOnCameras(refused)
     params = {
         name: value
         for name, value in (analysis.params or {}).items()
@@ -593,8 +612,10 @@ def _call(
             camera_id=camera.pk,
             request_id_prefix=prefix,
         )
-    except MissingRegion as problem:
-        values.update(status=FrameAnalysisStatus.FAILED, error=str(problem), error_code="region")
+    except NotRunnable as problem:
+        values.update(
+            status=FrameAnalysisStatus.FAILED, error=str(problem), error_code=problem.code
+        )
     except OSError as problem:
         values.update(
             status=FrameAnalysisStatus.FAILED, error=f"frame unreadable: {problem}", error_code="io"

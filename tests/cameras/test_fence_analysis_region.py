@@ -167,3 +167,30 @@ def test_the_migration_carries_the_region_named_in_params_by_id_or_name(camera, 
     assert (by_id.region, by_id.params) == (gate, {})
     assert (wrong.region, wrong.params) == (None, {})
     assert north.analyses.count() == 0
+
+
+# ---------------------------------------------------------------- APIs not offered on cameras
+
+
+def test_liveness_is_refused_on_cameras_with_the_reason_in_both_languages(admin_a, camera, ctyun):
+    payload = {"camera": camera.pk, "api": "liveness_blink", "account": ctyun.pk, "interval": 10}
+    english = admin_a.post("/api/camera-analyses/", payload, format="json")
+    assert english.status_code == 400
+    assert "not offered on cameras" in english.json()["api"][0]
+    chinese = admin_a.post(
+        "/api/camera-analyses/", payload, format="json", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    assert "不在摄像头上提供" in chinese.json()["api"][0]
+    assert not CameraAnalysis.objects.exists()
+
+
+def test_the_camera_form_neither_offers_liveness_nor_takes_it(camera, ctyun):
+    form = CameraAnalysisForm(
+        data={"api": "liveness_shake", "account": ctyun.pk, "interval": 10, "enabled": "on"},
+        camera=camera,
+    )
+    offered = {value for value, _label in form.fields["api"].choices}
+    assert "fall" in offered and "face_quality" in offered
+    assert not any(name.startswith("liveness_") for name in offered)
+    assert not form.is_valid()
+    assert "not offered on cameras" in form.errors["api"][0]

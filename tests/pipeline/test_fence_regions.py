@@ -119,3 +119,26 @@ def test_a_fence_analysis_naming_no_region_on_a_camera_with_two_fences_fails_wit
     assert row.error_code == "region"
     assert "which of the camera's fences" in row.error
     assert analyzer.calls_of("fence") == []
+
+
+def test_a_liveness_analysis_made_before_is_reported_on_every_frame_and_never_called():
+    from billing.models import UsageRecord
+    from monitoring.analysis_models import AnalysisState
+    from monitoring.models import VendorAccount
+
+    ctyun = VendorAccount.objects.create(
+        vendor="ctyun", name="CTYun", api_key="ak", secret_key="sk", app_key="app"
+    )
+    camera = make_camera(interval=2.0)
+    analysis = CameraAnalysis.objects.create(
+        camera=camera, api="liveness_blink", account=ctyun, interval=2.0
+    )
+    frame = store(camera, 0)
+    pipeline.analyze_frame(frame.pk, now=frame.captured_at + timedelta(seconds=0.1))
+    row = FrameAnalysis.objects.get(frame=frame)
+    assert (row.status, row.error_code) == (FrameAnalysisStatus.FAILED, "not_on_cameras")
+    assert "not offered on cameras" in row.error
+    state = AnalysisState.objects.get(analysis=analysis)
+    assert not state.available
+    assert "not offered on cameras" in state.reason
+    assert not UsageRecord.objects.exists()
