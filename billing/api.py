@@ -103,12 +103,48 @@ class AccountStatusSerializer(serializers.Serializer):
     notices = NoticeSerializer(many=True)
 
 
+class FreeQuotaInForceSerializer(serializers.Serializer):
+    api = serializers.CharField()
+    calls = serializers.IntegerField()
+    claimed_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+
+
 class BillingAccountSerializer(serializers.ModelSerializer):
     status = serializers.SerializerMethodField()
+    free_quotas = serializers.SerializerMethodField()
 
     class Meta:
         model = VendorAccount
-        fields = ["id", "name", "vendor", "certification", "free_quota_claimed_at", "status"]
+        fields = [
+            "id",
+            "name",
+            "vendor",
+            "certification",
+            "free_quota_claimed_at",
+            "free_quotas",
+            "status",
+        ]
+
+    @extend_schema_field(FreeQuotaInForceSerializer(many=True))
+    def get_free_quotas(self, account) -> list[dict]:
+        """Every free quota the account's claims grant (per API; CTYun per year too)."""
+        try:
+            quotas = bills.free_quotas_of(account)
+        except PricingError:
+            return []
+        return FreeQuotaInForceSerializer(
+            [
+                {
+                    "api": q.api,
+                    "calls": q.calls,
+                    "claimed_at": q.claimed_at,
+                    "expires_at": q.expires_at,
+                }
+                for q in quotas
+            ],
+            many=True,
+        ).data
 
     @extend_schema_field(AccountStatusSerializer(allow_null=True))
     def get_status(self, account) -> dict | None:

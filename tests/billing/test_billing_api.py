@@ -413,3 +413,16 @@ def test_without_an_api_a_claim_covers_every_api_of_the_plan(db, finance):
     )
     assert answer.status_code == 201, answer.content
     assert sorted(claim["api"] for claim in answer.json()) == ["fence", "helmet", "workwear"]
+
+
+def test_an_account_lists_the_free_quotas_its_claims_grant_per_api(account, finance):
+    purchases.claim_free_quota(account, ["gesture"], sh(2026, 5, 1, 9))
+    body = finance.get(f"/api/billing-accounts/{account.pk}/").json()
+    assert body["free_quotas"] == [
+        {
+            "api": "gesture",
+            "calls": 50_000,
+            "claimed_at": "2026-05-01T09:00:00+08:00",
+            "expires_at": "2027-05-01T09:00:00+08:00",
+        }
+    ]
