@@ -8,25 +8,17 @@ import importlib
 
 import pytest
 from django.apps import apps
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from cameras import roles
 from cameras.admin import CameraAnalysisAdminForm
 from cameras.forms import CameraAnalysisForm
 from cameras.models import CameraAnalysis
 from tests.cameras import CameraFactory, CtyunAccountFactory, RegionFactory
+from tests.cameras.test_camera_api import api_for
 
 pytestmark = pytest.mark.django_db
 
 carry = importlib.import_module("cameras.migrations.0003_analysis_names_its_fence_region")
-
-
-def api_for(user) -> APIClient:
-    client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
-    token, _created = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
 
 
 @pytest.fixture

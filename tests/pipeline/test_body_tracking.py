@@ -4,13 +4,10 @@ a gap, and the in/out counts feeding the flow and occupancy rules."""
 
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 
-import numpy as np
 import pytest
 from django.conf import settings
-from PIL import Image
 
 from billing.metered import close_backends
 from billing.models import UsageRecord
@@ -21,6 +18,7 @@ from monitoring.analysis_models import FrameAnalysis, FrameAnalysisStatus, RuleE
 from monitoring.backends import baidu
 from monitoring.backends.base import RetryPolicy
 from monitoring.models import VendorAccount
+from tests.backends.test_local import walking_frames
 from tests.pipeline import add_analysis, add_rule, at, make_camera
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
@@ -54,20 +52,6 @@ def sent(monkeypatch) -> list[dict]:
 
     monkeypatch.setattr(baidu, "_form_fields", recorded)
     return fields
-
-
-def walking_frames(steps) -> list[bytes]:
-    rng = np.random.default_rng(3)
-    yard = rng.integers(90, 170, (HEIGHT, WIDTH, 3), dtype=np.uint8)
-    frames = []
-    for x in steps:
-        frame = yard.copy()
-        if x is not None:
-            frame[80:200, x : x + 40] = (30, 40, 60)
-        out = io.BytesIO()
-        Image.fromarray(frame).save(out, format="JPEG", quality=95)
-        frames.append(out.getvalue())
-    return frames
 
 
 def sandbox_baidu(live_server) -> VendorAccount:
@@ -115,7 +99,7 @@ def test_people_flow_sends_the_analysis_case_and_its_in_count_reaches_the_rules(
     flow = add_rule(camera, "flow", area, params={"limit_per_window": 10, "window_seconds": 60})
 
     # When a figure walks into the area, one frame every 0.2 s
-    outcomes = run(camera, walking_frames(WALK), start=0)
+    outcomes = run(camera, walking_frames(WALK, WIDTH, HEIGHT), start=0)
 
     # Then every frame was answered, one ledger row per request
     rows = list(FrameAnalysis.objects.filter(analysis=analysis).order_by("frame__captured_at"))
@@ -140,7 +124,7 @@ def test_a_gap_longer_than_the_seeds_half_second_starts_a_new_case(live_server, 
     account = sandbox_baidu(live_server)
     camera, _area, analysis = flow_camera(account)
     assert pipeline.tracking_gap(analysis) == 0.5  # "最大时差不超过500ms"
-    frames = walking_frames([None, None, None])
+    frames = walking_frames([None, None, None], WIDTH, HEIGHT)
     run(camera, frames[:2], start=0)
     # When the next frame comes two seconds after the last one
     run(camera, frames[2:], start=2.2)

@@ -10,11 +10,7 @@ import pytest
 from cameras.models import CameraAnalysis
 from monitoring import pipeline
 from monitoring.analysis_models import FrameAnalysis, FrameAnalysisStatus
-from monitoring.backends.base import AnalysisResult
-from monitoring.backends.geometry import parse_area, point_in_polygon
 from tests.pipeline import (
-    HEIGHT,
-    WIDTH,
     RecordedAnalyzer,
     add_fence,
     add_rule,
@@ -32,34 +28,6 @@ WEST = [[20, 200], [130, 200], [130, 330], [20, 330]]  # the first worker
 EMPTY = [[500, 20], [620, 20], [620, 120], [500, 120]]  # nobody
 
 
-class AreaFence(RecordedAnalyzer):
-    """Answers a fence call with the recorded workers standing in the area it was sent."""
-
-    def analyze(self, api, images, params=None):
-        if api != "fence":
-            return super().analyze(api, images, params)
-        self.calls.append((api, len(images), dict(params or {})))
-        (polygon,) = parse_area(params["area"])
-        inside = [p for p in self.persons.persons if point_in_polygon(p.box.foot, polygon)]
-        one = AnalysisResult(
-            vendor="local",
-            api="fence",
-            frame_width=WIDTH,
-            frame_height=HEIGHT,
-            persons=inside,
-            person_count=len(inside),
-        )
-        return AnalysisResult(
-            vendor="local",
-            api="fence",
-            frame_width=WIDTH,
-            frame_height=HEIGHT,
-            persons=list(inside),
-            person_count=len(inside),
-            per_image=[one for _image in images],
-        )
-
-
 @pytest.fixture(autouse=True)
 def _media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -67,7 +35,7 @@ def _media(settings, tmp_path):
 
 @pytest.fixture
 def analyzer(monkeypatch):
-    fake = AreaFence()
+    fake = RecordedAnalyzer()
     install_analyzer(monkeypatch, fake)
     return fake
 
