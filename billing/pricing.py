@@ -1006,13 +1006,7 @@ def baidu_allocate_hours(
         plan.api(record.api)
     _unique_ids("free quotas", free_quotas)
     _unique_ids("packages", packages)
-    free_by_api: dict[str, FreeQuota] = {}
-    for quota in free_quotas:
-        if quota.api in free_by_api:
-            raise PricingError(
-                f"Baidu's free quota is one-off: {quota.api} cannot have two claims."
-            )
-        free_by_api[quota.api] = quota
+    free_by_api = _one_claim_per_api(free_quotas)
     packages_by_api = _by_api(packages, _baidu_package_order)
     orders_by_api = _by_api(qps_orders, lambda o: (o.purchased_at, o.id))
 
@@ -1249,16 +1243,22 @@ def claimed_free_quotas(
     return _ctyun_claimed(own, whole)
 
 
-def _baidu_claimed(
-    own: Sequence[FreeClaim], whole: Sequence[FreeClaim], certification: str
-) -> tuple[FreeQuota, ...]:
-    chosen: dict[str, FreeClaim] = {}
-    for claim in own:
-        if claim.api in chosen:
+def _one_claim_per_api(claims: Iterable[Any]) -> dict[str, Any]:
+    """``claims`` (free quotas or claims) by API: Baidu's free quota is one-off per API."""
+    by_api: dict[str, Any] = {}
+    for claim in claims:
+        if claim.api in by_api:
             raise PricingError(
                 f"Baidu's free quota is one-off: {claim.api} cannot have two claims."
             )
-        chosen[claim.api] = claim
+        by_api[claim.api] = claim
+    return by_api
+
+
+def _baidu_claimed(
+    own: Sequence[FreeClaim], whole: Sequence[FreeClaim], certification: str
+) -> tuple[FreeQuota, ...]:
+    chosen: dict[str, FreeClaim] = _one_claim_per_api(own)
     for claim in whole[:1]:  # the first whole-account claim; later ones find nothing left
         for api_plan in claim.plan.apis:
             chosen.setdefault(api_plan.api, claim)
