@@ -22,6 +22,7 @@ from billing.models import (
     Bill,
     BillAdjustment,
     Budget,
+    FreeQuotaClaim,
     HourlyCharge,
     HourlyRollup,
     Package,
@@ -88,6 +89,21 @@ class AccountStatusAdmin(FinanceAdmin):
 class TopUpAdmin(FinanceAdmin):
     list_display = ["at", "account", "amount", "note", "created_by"]
     list_filter = ["account"]
+
+
+@admin.register(FreeQuotaClaim)
+class FreeQuotaClaimAdmin(FinanceAdmin):
+    """Listed here; recorded through ``manage.py billing claim-free`` or the REST API,
+    which apply the vendor's rules (once per API; CTYun once per API per year)."""
+
+    list_display = ["claimed_at", "account", "api", "created_by"]
+    list_filter = ["account", "api"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Package)

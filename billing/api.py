@@ -5,6 +5,9 @@
   month and its projected cost.
 * ``/api/top-ups/``, ``/api/packages/``, ``/api/qps-orders/``: list (``?account=``) and
   record; purchases are priced by the plan in force and refused with the reason (400).
+* ``/api/free-quota-claims/``: list (``?account=``) and record the free quota claimed for
+  an API (or, without ``api``, every API): refused (400) when the vendor would not grant
+  it (Baidu: an API claimed before; CTYun: an API claimed before in that calendar year).
 * ``/api/usage-imports/``: upload a usage CSV (multipart: ``account``, ``file``).
 * ``/api/bills/?account=&month=``: a month's bill; ``POST /api/bills/finalize/`` and
   ``POST /api/bills/adjust/`` freeze a past month and correct a final bill.
@@ -30,7 +33,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from billing import bills, importer, plans, purchases, settlement
-from billing.models import AccountStatus, Package, QpsOrder, TopUp
+from billing.models import AccountStatus, FreeQuotaClaim, Package, QpsOrder, TopUp
 from billing.pricing import PricingError
 from cameras import roles
 from monitoring.models import VendorAccount
@@ -100,12 +103,48 @@ class AccountStatusSerializer(serializers.Serializer):
     notices = NoticeSerializer(many=True)
 
 
+class FreeQuotaInForceSerializer(serializers.Serializer):
+    api = serializers.CharField()
+    calls = serializers.IntegerField()
+    claimed_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+
+
 class BillingAccountSerializer(serializers.ModelSerializer):
     status = serializers.SerializerMethodField()
+    free_quotas = serializers.SerializerMethodField()
 
     class Meta:
         model = VendorAccount
-        fields = ["id", "name", "vendor", "certification", "free_quota_claimed_at", "status"]
+        fields = [
+            "id",
+            "name",
+            "vendor",
+            "certification",
+            "free_quota_claimed_at",
+            "free_quotas",
+            "status",
+        ]
+
+    @extend_schema_field(FreeQuotaInForceSerializer(many=True))
+    def get_free_quotas(self, account) -> list[dict]:
+        """Every free quota the account's claims grant (per API; CTYun per year too)."""
+        try:
+            quotas = bills.free_quotas_of(account)
+        except PricingError:
+            return []
+        return FreeQuotaInForceSerializer(
+            [
+                {
+                    "api": q.api,
+                    "calls": q.calls,
+                    "claimed_at": q.claimed_at,
+                    "expires_at": q.expires_at,
+                }
+                for q in quotas
+            ],
+            many=True,
+        ).data
 
     @extend_schema_field(AccountStatusSerializer(allow_null=True))
     def get_status(self, account) -> dict | None:
@@ -199,6 +238,22 @@ class TopUpSerializer(serializers.ModelSerializer):
         model = TopUp
         fields = ["id", "account", "amount", "at", "note", "created_at", "created_by"]
         read_only_fields = ["created_at"]
+
+    def get_created_by(self, record) -> str | None:
+        return _creator(record)
+
+
+class FreeQuotaClaimSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    account = BilledAccountField()
+    api = serializers.CharField(
+        max_length=64,
+        required=False,
+        help_text=_("The API claimed; leave it out to claim every API at once."),
+    )
+    claimed_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField(read_only=True)
+    created_by = serializers.SerializerMethodField()
 
     def get_created_by(self, record) -> str | None:
         return _creator(record)
@@ -301,6 +356,35 @@ class TopUpViewSet(_AccountRecords):
         return purchases.top_up(
             data["account"], data["amount"], data["at"], self.request.user, data.get("note", "")
         )
+
+
+@extend_schema_view(
+    list=extend_schema(summary=_("Free quotas claimed, newest first"), parameters=[ACCOUNT_FILTER]),
+    retrieve=extend_schema(summary=_("One free quota claim")),
+    create=extend_schema(
+        summary=_(
+            "Record a free quota claimed: Baidu once per API, CTYun once per API per calendar year"
+        ),
+        responses=FreeQuotaClaimSerializer(many=True),
+    ),
+)
+class FreeQuotaClaimViewSet(_AccountRecords):
+    serializer_class = FreeQuotaClaimSerializer
+    model = FreeQuotaClaim
+    order_by = ("-claimed_at", "-id")
+
+    def record(self, data):
+        apis = [data["api"]] if data.get("api") else []
+        return purchases.claim_free_quota(
+            data["account"], apis, data["claimed_at"], self.request.user
+        )
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self.perform_create(serializer)
+        claims = serializer.instance
+        return Response(self.get_serializer(claims, many=True).data, status=201)
 
 
 @extend_schema_view(

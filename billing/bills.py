@@ -5,9 +5,9 @@ own rules (``pricing.baidu_month_bill`` / ``pricing.ctyun_month_bill``), from:
 
 * the month's hourly usage (``rollup.hourly_usage``, always current);
 * the plan in force at the month's start (``plans.plan_for_month``);
-* the account's free quota: Baidu per API from ``free_quota_claimed_at`` and the
-  certification (``免费测试资源``, valid 365 days); CTYun per metered API for the calendar
-  year of the claim (``3.1 计费模式``, "当年有效");
+* the account's free quotas (``free_quotas_of``): Baidu per API from that API's own
+  claim date and the certification (``免费测试资源``, valid 365 days); CTYun per metered
+  API and calendar year of each claim (``3.1 计费模式``, "当年有效");
 * its packages and QPS orders (prices as paid);
 * the carried state (free quota and package calls used, pay-as-you-go calls this month)
   at the month's start: the closing state of the latest final bill before it, rolled
@@ -40,6 +40,7 @@ from billing.models import (
     Bill,
     BillAdjustment,
     BillStatus,
+    FreeQuotaClaim,
     HourlyRollup,
     Package,
     QpsOrder,
@@ -99,23 +100,21 @@ def qps_order_id(order: QpsOrder) -> str:
 
 
 def free_quotas_of(account) -> tuple[FreeQuota, ...]:
-    """The account's free quota per API, sized by the plan in force when it was claimed."""
-    claimed_at = account.free_quota_claimed_at
-    if claimed_at is None:
-        return ()
+    """The account's free quotas (``pricing.claimed_free_quotas``): its per-API claims
+    (``FreeQuotaClaim``) and the whole-account claim at ``free_quota_claimed_at``, each
+    sized by the plan in force when it was claimed."""
     vendor = plans.billing_vendor(account)
-    plan = plans.plan_at(vendor, claimed_at)
-    if isinstance(plan, BaiduPlan):
-        return tuple(
-            pricing.baidu_free_quota(
-                plan, f"free:{api.api}", api.api, claimed_at, account.certification
-            )
-            for api in plan.apis
-        )
-    year = claimed_at.astimezone(SHANGHAI).year
-    return tuple(
-        pricing.ctyun_free_quota(plan, f"free:{api.api}:{year}", api.api, claimed_at)
-        for api in plan.apis
+    claims = [
+        pricing.FreeClaim(plans.plan_at(vendor, claim.claimed_at), claim.claimed_at, claim.api)
+        for claim in FreeQuotaClaim.objects.filter(account=account).order_by("claimed_at", "id")
+    ]
+    if account.free_quota_claimed_at is not None:
+        claimed_at = account.free_quota_claimed_at
+        claims.append(pricing.FreeClaim(plans.plan_at(vendor, claimed_at), claimed_at))
+    if not claims:
+        return ()
+    return pricing.claimed_free_quotas(
+        plans.plan_at(vendor, claims[0].claimed_at), claims, account.certification
     )
 
 

@@ -9,8 +9,11 @@ raises ``RefusedLocally`` with a ``code`` and a reason otherwise. In order:
   系统将不再响应"), so the call goes only while the account's free quota for that API is
   in force and not used up;
 * ``ctyun_quota``: a CTYun API sold as packages (helmet, workwear, fence) with nothing
-  left in any package or in this year's free quota: the vendor would refuse it (51003,
-  ``5.1 计费类``: "有效期内资源包中的次数用完之后，用户无法再调用 AI 产品 API");
+  left in any package or in this year's free quota: the vendor would refuse it (51002
+  when nothing was bought or claimed, 51003 when used up; ``5.1 计费类``: "我们只提供封顶
+  资源包的计费方式", "有效期内资源包中的次数用完之后，用户无法再调用 AI 产品 API"). Each
+  API's free quota is claimed per calendar year: from 1 January a new claim lets calls
+  go again (a recorded claim drops the cached facts at once);
 * ``budget``: a reached monthly budget of the camera or its site that pauses analysis
   (``billing.budgets``; a budget that slows analysis down lets calls through);
 * ``qps``: no request slot within ``qps_wait`` seconds (``billing.limiter``).
@@ -35,13 +38,30 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from billing import budgets, limiter, pricing
-from billing.models import AccountStatus, Package, QpsOrder
+from billing.models import AccountStatus, FreeQuotaClaim, Package, QpsOrder
 from billing.usage import baidu_free_quota_left, ctyun_free_quota_left, ctyun_quota_state_now
 from monitoring.backends.base import RefusedLocally
 from monitoring.backends.registry import traits
 
 CACHE_SECONDS = 10.0
 QPS_WAIT = 1.0
+
+
+# `5.1 计费类`: "我们只提供封顶资源包的计费方式" (no pay-as-you-go): a metered API (helmet,
+# workwear, fence) is called against a package or the free quota claimed for the calendar
+# year (`3.1 计费模式`), else the vendor refuses it (`4.1.3 状态码`: 51002 收费 API 未购买,
+# 51003 API 可用次数已不足).
+CTYUN_REFUSALS = {
+    "nothing": (
+        "no package bought and no free quota claimed for this API this year: the vendor "
+        "answers 51002 (paid API not bought); record this year's free quota claim "
+        "(manage.py billing claim-free, or /api/free-quota-claims/) or buy a package"
+    ),
+    "used_up": (
+        "no calls left in any package or in this year's free quota (the vendor answers "
+        "51003): buy a package, or record this year's free quota claim"
+    ),
+}
 
 
 class QuotaGate:
@@ -92,13 +112,10 @@ class QuotaGate:
                 "the vendor account is in arrears and its free quota for this API is used "
                 "up or expired: top up the account",
             )
-        if vendor.paid_by_packages and not self._ctyun_can_call(account, api, now):
-            raise _refused(
-                account,
-                api,
-                "ctyun_quota",
-                "no calls left in any package or in this year's free quota: buy a package",
-            )
+        if vendor.paid_by_packages:
+            left = self._ctyun_left(account, api, now)
+            if left != "calls":
+                raise _refused(account, api, "ctyun_quota", CTYUN_REFUSALS[left])
         reason = budgets.pause_reason(camera_id)
         if reason is not None:
             raise _refused(account, api, "budget", reason)
@@ -149,10 +166,21 @@ class QuotaGate:
 
         return self._cached(self._key(account.pk, "free", api), compute)
 
-    def _ctyun_can_call(self, account, api: str, now: datetime) -> bool:
-        def compute() -> bool:
+    def _ctyun_left(self, account, api: str, now: datetime) -> str:
+        """``calls`` when the API may be called, ``nothing`` when no package was bought and
+        no free quota claimed this year (the vendor answers 51002), ``used_up`` when all
+        that was bought or claimed is used or expired (51003)."""
+
+        def compute() -> str:
             state = ctyun_quota_state_now(account, api, at=now)
-            return state is None or pricing.ctyun_can_call(state, at=now)
+            if state is None or pricing.ctyun_can_call(state, at=now):
+                return "calls"
+            this_year = now.astimezone(pricing.SHANGHAI).year
+            held = [b.package.expires_at > now for b in state.packages] + [
+                b.quota.claimed_at.astimezone(pricing.SHANGHAI).year == this_year
+                for b in state.free_quotas
+            ]
+            return "used_up" if any(held) else "nothing"
 
         return self._cached(self._key(account.pk, "ctyun", api), compute)
 
@@ -168,7 +196,7 @@ class QuotaGate:
     def quota_used_up(self, account, api: str) -> None:
         """The vendor said the count is used up (CTYun 51003): refuse until the cache
         expires or a purchase drops it."""
-        self.store.set(self._key(account.pk, "ctyun", api), False, timeout=self.cache_seconds)
+        self.store.set(self._key(account.pk, "ctyun", api), "used_up", timeout=self.cache_seconds)
 
 
 def _refused(
@@ -198,6 +226,8 @@ def forget(account_id: int, *, store: Any = None) -> None:
 @receiver(post_save, sender=QpsOrder, dispatch_uid="billing.gate.qps_order_saved")
 @receiver(post_delete, sender=QpsOrder, dispatch_uid="billing.gate.qps_order_deleted")
 @receiver(post_save, sender=AccountStatus, dispatch_uid="billing.gate.status_saved")
+@receiver(post_save, sender=FreeQuotaClaim, dispatch_uid="billing.gate.free_claim_saved")
+@receiver(post_delete, sender=FreeQuotaClaim, dispatch_uid="billing.gate.free_claim_deleted")
 def _account_facts_changed(instance, **_kwargs) -> None:
     _forget_now_and_on_commit(instance.account_id)
 

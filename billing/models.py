@@ -185,6 +185,30 @@ class QpsOrder(models.Model):
         return f"{self.api} {self.qps} QPS ({self.purchased_at:%Y-%m-%d})"
 
 
+class FreeQuotaClaim(models.Model):
+    """A free quota claimed in the vendor's console for one API (``billing.pricing.FreeClaim``):
+    Baidu once per API, valid 365 days from this claim; CTYun once per API per calendar
+    year. The account's ``free_quota_claimed_at`` is a claim of every API at once."""
+
+    account = models.ForeignKey(
+        "monitoring.VendorAccount", on_delete=models.PROTECT, related_name="free_quota_claims"
+    )
+    api = models.CharField(_("API"), max_length=64)
+    claimed_at = models.DateTimeField(_("claimed at"))
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        verbose_name = _("free quota claim")
+        verbose_name_plural = _("free quota claims")
+        ordering = ["claimed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.api} free quota ({self.claimed_at:%Y-%m-%d})"
+
+
 class TopUp(models.Model):
     """Money paid into the vendor account, as recorded by finance."""
 

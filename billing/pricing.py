@@ -1016,13 +1016,7 @@ def baidu_allocate_hours(
         plan.api(record.api)
     _unique_ids("free quotas", free_quotas)
     _unique_ids("packages", packages)
-    free_by_api: dict[str, FreeQuota] = {}
-    for quota in free_quotas:
-        if quota.api in free_by_api:
-            raise PricingError(
-                f"Baidu's free quota is one-off: {quota.api} cannot have two claims."
-            )
-        free_by_api[quota.api] = quota
+    free_by_api = _one_claim_per_api(free_quotas)
     packages_by_api = _by_api(packages, _baidu_package_order)
     orders_by_api = _by_api(qps_orders, lambda o: (o.purchased_at, o.id))
 
@@ -1221,6 +1215,89 @@ def ctyun_free_quota(plan: CtyunPlan, quota_id: str, api: str, claimed_at: datet
     year = claimed_at.astimezone(SHANGHAI).year
     expires_at = datetime(year + 1, 1, 1, tzinfo=SHANGHAI)
     return FreeQuota(quota_id, api, plan.api(api).free_calls_per_year, claimed_at, expires_at)
+
+
+@dataclass(frozen=True)
+class FreeClaim:
+    """A free quota claimed in the vendor's console: for one ``api``, or, with ``api`` empty,
+    for every API the ``plan`` (the version in force at ``claimed_at``) meters, at once."""
+
+    plan: BaiduPlan | CtyunPlan
+    claimed_at: datetime
+    api: str = ""
+
+
+def claimed_free_quotas(
+    plan: BaiduPlan | CtyunPlan, claims: Sequence[FreeClaim], certification: str
+) -> tuple[FreeQuota, ...]:
+    """The free quotas an account's claims grant, one per API (Baidu) or per API and
+    Shanghai calendar year (CTYun), each sized by the plan in force when it was claimed.
+
+    * Baidu (``免费测试资源``: "选择您需要接口服务领取，领取后即可生效，有效期365天"): each API
+      is claimed on its own date, once ("one-off"); an API's own claim takes the place of
+      a whole-account claim. Ids ``free:<api>``.
+    * CTYun (``3.1 计费模式``: "10000 次/年 ... 以单个 API 为统计维度，当年有效，过期作废"): each
+      metered API may be claimed once per calendar year, again every year; a claim of one
+      API in a year takes the place of a whole-account claim of that year. Ids
+      ``free:<api>:<year>``, so a year's quota (and the bills using it) never changes when
+      the next year is claimed.
+
+    ``plan`` tells the vendor; each claim is sized by its own ``plan``.
+    """
+    for claim in claims:
+        _aware(claim.claimed_at, "claim time")
+    own = [claim for claim in claims if claim.api]
+    whole = sorted((claim for claim in claims if not claim.api), key=lambda c: c.claimed_at)
+    if isinstance(plan, BaiduPlan):
+        return _baidu_claimed(own, whole, certification)
+    return _ctyun_claimed(own, whole)
+
+
+def _one_claim_per_api(claims: Iterable[Any]) -> dict[str, Any]:
+    """``claims`` (free quotas or claims) by API: Baidu's free quota is one-off per API."""
+    by_api: dict[str, Any] = {}
+    for claim in claims:
+        if claim.api in by_api:
+            raise PricingError(
+                f"Baidu's free quota is one-off: {claim.api} cannot have two claims."
+            )
+        by_api[claim.api] = claim
+    return by_api
+
+
+def _baidu_claimed(
+    own: Sequence[FreeClaim], whole: Sequence[FreeClaim], certification: str
+) -> tuple[FreeQuota, ...]:
+    chosen: dict[str, FreeClaim] = _one_claim_per_api(own)
+    for claim in whole[:1]:  # the first whole-account claim; later ones find nothing left
+        for api_plan in claim.plan.apis:
+            chosen.setdefault(api_plan.api, claim)
+    return tuple(
+        baidu_free_quota(claim.plan, f"free:{api}", api, claim.claimed_at, certification)
+        for api, claim in sorted(chosen.items(), key=lambda item: (item[1].claimed_at, item[0]))
+    )
+
+
+def _ctyun_claimed(own: Sequence[FreeClaim], whole: Sequence[FreeClaim]) -> tuple[FreeQuota, ...]:
+    chosen: dict[tuple[str, int], FreeClaim] = {}
+    for claim in own:
+        claim.plan.api(claim.api)  # metered APIs only: the others have no quota to claim
+        key = (claim.api, claim.claimed_at.astimezone(SHANGHAI).year)
+        if key in chosen:
+            raise PricingError(
+                f"The {claim.api} free quota was claimed twice in {key[1]}: once a year."
+            )
+        chosen[key] = claim
+    for claim in whole:
+        year = claim.claimed_at.astimezone(SHANGHAI).year
+        for api_plan in claim.plan.apis:
+            chosen.setdefault((api_plan.api, year), claim)
+    return tuple(
+        ctyun_free_quota(claim.plan, f"free:{api}:{year}", api, claim.claimed_at)
+        for (api, year), claim in sorted(
+            chosen.items(), key=lambda item: (item[1].claimed_at, item[0])
+        )
+    )
 
 
 def ctyun_package(

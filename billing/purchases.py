@@ -1,5 +1,5 @@
 """What finance records about an account at the vendor: the account itself, top-ups,
-count packages and QPS orders.
+free quotas claimed, count packages and QPS orders.
 
 Purchases are priced with the plan in force at the purchase time (``plans.plan_at``) and
 the price is stored with them. The vendor's rules refuse some purchases, and so does this
@@ -11,7 +11,10 @@ module, with the reason (``pricing.PricingError``):
 * QPS: Baidu only, for ``body_analysis``, ``body_attr``, ``body_num``, ``body_seg`` and
   ``gesture``, at most 50 QPS of one API bought per Shanghai day across orders
   ("单个接口一天的QPS资源购买上限为50", ``3. 按QPS购买``);
-* nothing can be bought inside a month whose bill is final (it would be missing from it).
+* free quota claims (``claim_free_quota``): Baidu once per API (``免费测试资源``), CTYun once
+  per metered API per calendar year (``3.1 计费模式``, "当年有效");
+* nothing can be bought or claimed inside a month whose bill is final (it would be missing
+  from it).
 
 A purchase is never refused for the balance: the vendor takes the money, and the balance
 may go below zero (``settlement`` reports the arrears).
@@ -27,7 +30,7 @@ from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from billing import bills, plans, pricing
-from billing.models import Bill, BillStatus, Package, QpsOrder, TopUp
+from billing.models import Bill, BillStatus, FreeQuotaClaim, Package, QpsOrder, TopUp
 from billing.pricing import SHANGHAI, PricingError
 from monitoring.backends.registry import traits
 from monitoring.models import REQUIRED_CREDENTIALS, VendorAccount
@@ -141,6 +144,43 @@ def top_up(account, amount: Any, at: datetime, user=None, note: str = "") -> Top
     return TopUp.objects.create(
         account=account, amount=value, at=at, note=(note or "")[:300], created_by=_by(user)
     )
+
+
+def claim_free_quota(
+    account, apis: list[str] | tuple[str, ...], at: datetime, user=None
+) -> list[FreeQuotaClaim]:
+    """Record the free quota of each of ``apis`` claimed at ``at`` in the vendor's console
+    (every API the plan in force then meters when ``apis`` is empty). Refused, with the
+    reason, when the vendor would not grant it: a Baidu API claimed before, a CTYun API
+    claimed before in that calendar year, an API without a free quota."""
+    vendor = plans.billing_vendor(account)
+    _aware(at, "claim time")
+    plan = plans.plan_at(vendor, at)
+    wanted = list(dict.fromkeys(apis)) or [api.api for api in plan.apis]
+    with transaction.atomic():
+        VendorAccount.objects.select_for_update().filter(pk=account.pk).first()
+        _month_open(account, at)
+        claims = [
+            FreeQuotaClaim(account=account, api=api, claimed_at=at, created_by=_by(user))
+            for api in wanted
+        ]
+        # The vendor's rules on every claim of the account, the new ones included.
+        stored = list(FreeQuotaClaim.objects.filter(account=account))
+        whole = account.free_quota_claimed_at
+        pricing.claimed_free_quotas(
+            plan,
+            [
+                *(
+                    pricing.FreeClaim(plans.plan_at(vendor, c.claimed_at), c.claimed_at, c.api)
+                    for c in [*stored, *claims]
+                ),
+                *([pricing.FreeClaim(plans.plan_at(vendor, whole), whole)] if whole else []),
+            ],
+            account.certification,
+        )
+        for claim in claims:
+            claim.save()  # one by one: the quota gate forgets what it knew on each save
+        return claims
 
 
 def buy_package(account, api: str, spec_calls: int, at: datetime, user=None) -> Package:

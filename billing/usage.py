@@ -185,13 +185,19 @@ def _replay_start(records, at: datetime) -> datetime:
     return start
 
 
-def free_quota_of(account, api: str) -> pricing.FreeQuota | None:
-    """The account's free quota for ``api`` as the bills see it, if one was claimed."""
+def free_quotas_for(account, api: str) -> list[pricing.FreeQuota]:
+    """The account's free quotas of ``api`` as the bills see them (CTYun: one per year
+    claimed), oldest first."""
     try:
         quotas = bills.free_quotas_of(account)
     except pricing.PricingError:
-        return None
-    return next((quota for quota in quotas if quota.api == api), None)
+        return []
+    return sorted((quota for quota in quotas if quota.api == api), key=lambda q: q.claimed_at)
+
+
+def free_quota_of(account, api: str) -> pricing.FreeQuota | None:
+    """The account's (Baidu, one-off) free quota of ``api``, if one was claimed."""
+    return next(iter(free_quotas_for(account, api)), None)
 
 
 def baidu_free_quota_left(account, api: str, *, at: datetime) -> int:
@@ -232,8 +238,8 @@ def baidu_free_quota_left(account, api: str, *, at: datetime) -> int:
 
 def ctyun_quota_state_now(account, api: str, *, at: datetime) -> pricing.CtyunQuotaState | None:
     """What one CTYun API of the account has left at ``at``: its packages and the free
-    quota claimed at ``account.free_quota_claimed_at`` (valid for that calendar year,
-    "当年有效，过期作废", ``3.1 计费模式``), less the successful calls made, consumed in the
+    quotas claimed for it (each valid for the calendar year of its claim, "当年有效，过期作废",
+    ``3.1 计费模式``), less the successful calls made, consumed in the
     seed's order (``5.1 计费类``, by ``pricing.ctyun_allocate_hours``). None when the plan
     does not know ``api`` (the client refuses unknown APIs itself)."""
     plan = plans.plan_at("ctyun", at)
@@ -248,8 +254,7 @@ def ctyun_quota_state_now(account, api: str, *, at: datetime) -> pricing.CtyunQu
         )
         for p in Package.objects.filter(account=account, api=api, purchased_at__lte=at)
     ]
-    quota = free_quota_of(account, api)
-    quotas = [quota] if quota is not None and quota.claimed_at <= at else []
+    quotas = [quota for quota in free_quotas_for(account, api) if quota.claimed_at <= at]
     start = _replay_start([*packages, *quotas], at)
     usage = usage_of(account, api, start, at)
     _, carry = pricing.ctyun_allocate_hours(

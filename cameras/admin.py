@@ -130,7 +130,7 @@ class CameraAdmin(HistoryAdminMixin, SiteScopedAdminMixin, admin.ModelAdmin):
 class CameraAnalysisAdminForm(forms.ModelForm):
     class Meta:
         model = CameraAnalysis
-        fields = ["camera", "api", "account", "interval", "enabled", "params"]
+        fields = ["camera", "api", "account", "region", "interval", "enabled", "params"]
 
     def clean(self):
         cleaned = super().clean()
@@ -142,6 +142,7 @@ class CameraAnalysisAdminForm(forms.ModelForm):
                 account=account,
                 interval=cleaned.get("interval"),
                 analysis_id=self.instance.pk,
+                region=cleaned.get("region"),
             )
             for name, message in errors.items():
                 self.add_error(name, message)
@@ -152,8 +153,9 @@ class CameraAnalysisAdminForm(forms.ModelForm):
 class CameraAnalysisAdmin(HistoryAdminMixin, SiteScopedAdminMixin, admin.ModelAdmin):
     form = CameraAnalysisAdminForm
     site_path = "camera__site"
-    list_display = ("camera", "api", "account", "interval", "enabled")
+    list_display = ("camera", "api", "account", "region", "interval", "enabled")
     list_filter = ("api", "enabled")
+    raw_id_fields = ("region",)
 
 
 class RegionAdminForm(forms.ModelForm):

@@ -428,16 +428,41 @@ class CameraPrimaryKeyField(serializers.PrimaryKeyRelatedField):
         return Camera.objects.filter(site__in=roles.sites_for(_request_user(self)))
 
 
+class RegionPrimaryKeyField(serializers.PrimaryKeyRelatedField):
+    """A region of the caller's sites, by id."""
+
+    def get_queryset(self):
+        return Region.objects.filter(camera__site__in=roles.sites_for(_request_user(self)))
+
+
 class CameraAnalysisSerializer(serializers.ModelSerializer):
     camera = CameraPrimaryKeyField(help_text=gettext_lazy("The camera's id; fixed once created."))
     account = serializers.PrimaryKeyRelatedField(
         queryset=VendorAccount.objects.all(), help_text=gettext_lazy("The vendor account's id.")
     )
+    region = RegionPrimaryKeyField(
+        required=False,
+        allow_null=True,
+        help_text=gettext_lazy(
+            "Fence analyses: the id of the fence region of the camera it watches (required "
+            "when the camera has several fences); null for the other APIs."
+        ),
+    )
     projection = serializers.SerializerMethodField()
 
     class Meta:
         model = CameraAnalysis
-        fields = ["id", "camera", "api", "account", "interval", "enabled", "params", "projection"]
+        fields = [
+            "id",
+            "camera",
+            "api",
+            "account",
+            "region",
+            "interval",
+            "enabled",
+            "params",
+            "projection",
+        ]
         validators = []
 
     @extend_schema_field(AnalysisProjectionSerializer)
@@ -465,6 +490,7 @@ class CameraAnalysisSerializer(serializers.ModelSerializer):
             account=attrs.get("account", getattr(instance, "account", None)),
             interval=attrs.get("interval", getattr(instance, "interval", None)),
             analysis_id=getattr(instance, "pk", None),
+            region=attrs.get("region", getattr(instance, "region", None)),
         )
         if errors:
             raise serializers.ValidationError(_one_reason_each(errors))

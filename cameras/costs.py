@@ -1,5 +1,5 @@
-"""What a camera's analyses will cost: projected calls and CNY per month, and which APIs
-each kind of vendor account offers.
+"""What a camera's analyses will cost: projected calls and CNY per month, which APIs each
+kind of vendor account offers, and which of them run on cameras (``camera_apis``).
 
 The projection is a planning aid for one analysis on its own, not a bill:
 
@@ -47,6 +47,33 @@ ZERO = Decimal("0.00")
 def vendor_apis(vendor: str) -> list[str]:
     """The API names an account of ``vendor`` (``VendorAccount.vendor``) can run."""
     return registry.vendor_apis(vendor)
+
+
+def not_on_cameras(api: str) -> str | None:
+    """Why an API a vendor offers is not offered on cameras, or None when it is.
+
+    CTYun liveness (``4.3.4.2 动作活体检测``): "判断图片序列中是否有对应动作": a sequence of 3 to
+    35 images of one face doing the action asked of it (shake, nod, blink...), to tell a
+    live person from a photo ("有效防止照片、纸张以及头模的非活体攻击"). A fixed site camera
+    asks no one to act and sees many faces, or none, at any size: the vendor would answer
+    4204 ("人脸探测异常") or a meaningless "no action", paid or not. Existing analyses of it
+    are reported (``monitoring.pipeline``), never called."""
+    from monitoring.backends.ctyun import CTYUN_APIS
+
+    spec = CTYUN_APIS.get(api)
+    if spec is not None and spec.answer == "liveness":
+        return _(
+            "Liveness (%(api)s) checks that one person in front of the lens performs a face "
+            "action they were asked for (3 to 35 images of one face): a fixed site camera "
+            "asks no one to act, so it is not offered on cameras."
+        ) % {"api": api}
+    return None
+
+
+def camera_apis(vendor: str) -> list[str]:
+    """The APIs an account of ``vendor`` can run on a camera: what it offers, less those
+    ``not_on_cameras``."""
+    return [api for api in vendor_apis(vendor) if not_on_cameras(api) is None]
 
 
 def api_label(api: str) -> str:

@@ -15,13 +15,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cameras import roles
-from cameras.costs import api_label, vendor_apis
-from cameras.models import Camera, CameraAnalysis, SourceKind
+from cameras.costs import api_label, camera_apis, not_on_cameras
+from cameras.models import Camera, CameraAnalysis, Region, RegionKind, SourceKind
 from cameras.polygons import analysis_region_error
 from monitoring.backends import registry
 
 # Baidu tracking: "最大时差不超过500ms, 即: 抽帧频率需要大于2fps" (body_tracking FAQ).
 BODY_TRACKING_MAX_INTERVAL = 0.5
+FENCE_API = "fence"
 SECRET_SET_TEXT = gettext_lazy("•••• set")
 
 _SCHEMES = {
@@ -76,6 +77,31 @@ def sample_interval_error(camera: Camera | None, sample_interval: float) -> str 
     ) % {"api": faster.api, "interval": f"{faster.interval:g}"}
 
 
+def analysis_region_choice_error(camera: Camera, api: str, region) -> str | None:
+    """Why ``region`` (a ``Region`` or None) cannot be the region of an ``api`` analysis
+    on ``camera``: only a fence analysis names one, a fence region of its own camera, and
+    it must name one when the camera has several fences."""
+    if region is None:
+        if api == FENCE_API and camera.pk is not None:
+            fences = camera.regions.filter(kind=RegionKind.FENCE).count()
+            if fences > 1:
+                return _(
+                    "This camera has %(count)d fences: choose the one this analysis watches "
+                    "(one fence analysis per fence)."
+                ) % {"count": fences}
+        return None
+    if api != FENCE_API:
+        return _("Only a fence analysis watches a region; leave the region empty.")
+    if region.camera_id != camera.pk:
+        return _("The region belongs to another camera.")
+    if region.kind != RegionKind.FENCE:
+        return _("Choose a fence region; “%(name)s” is a %(kind)s.") % {
+            "name": region.name,
+            "kind": RegionKind(region.kind).label,
+        }
+    return None
+
+
 def analysis_errors(
     camera: Camera,
     *,
@@ -83,12 +109,20 @@ def analysis_errors(
     account,
     interval: float | None,
     analysis_id: int | None = None,
+    region=None,
 ) -> dict[str, str]:
-    """Why ``camera`` cannot run ``api`` through ``account`` every ``interval`` seconds
-    (as a new analysis, or replacing ``analysis_id``): one reason per field."""
+    """Why ``camera`` cannot run ``api`` through ``account`` every ``interval`` seconds,
+    watching ``region`` (fence analyses), as a new analysis or replacing ``analysis_id``:
+    one reason per field."""
     errors: dict[str, str] = {}
-    if account is not None:
-        offered = vendor_apis(account.vendor)
+    region_problem = analysis_region_choice_error(camera, api, region)
+    if region_problem:
+        errors["region"] = region_problem
+    refused = not_on_cameras(api)
+    if refused:
+        errors["api"] = refused
+    elif account is not None:
+        offered = camera_apis(account.vendor)
         if api not in offered:
             errors["api"] = _(
                 "The account “%(account)s” does not offer %(api)s; it offers %(offered)s."
@@ -98,13 +132,15 @@ def analysis_errors(
                 "offered": ", ".join(offered) or _("nothing"),
             }
         elif (
-            CameraAnalysis.objects.filter(camera=camera, api=api, account=account)
+            CameraAnalysis.objects.filter(camera=camera, api=api, account=account, region=region)
             .exclude(pk=analysis_id)
             .exists()
         ):
-            errors["api"] = _("This camera already runs %(api)s through this account.") % {
-                "api": api
-            }
+            errors["api"] = (
+                _("This camera already runs %(api)s on this region through this account.")
+                if region is not None
+                else _("This camera already runs %(api)s through this account.")
+            ) % {"api": api}
         else:
             problem = analysis_region_error(camera, api, account.vendor, analysis_id)
             if problem:
@@ -124,8 +160,16 @@ def analysis_errors(
 
 
 def _api_choices() -> list[tuple[str, str]]:
-    names = sorted({api for vendor in registry.VENDORS for api in vendor_apis(vendor)})
+    names = sorted({api for vendor in registry.VENDORS for api in camera_apis(vendor)})
     return [(name, api_label(name)) for name in names]
+
+
+class CameraApiField(forms.ChoiceField):
+    """The API of a camera analysis: one of ``_api_choices``; an API the vendor offers
+    but cameras do not passes here, for ``analysis_errors`` to say why."""
+
+    def valid_value(self, value) -> bool:
+        return super().valid_value(value) or not_on_cameras(str(value)) is not None
 
 
 class CameraForm(forms.ModelForm):
@@ -206,11 +250,11 @@ class CameraForm(forms.ModelForm):
 class CameraAnalysisForm(forms.ModelForm):
     """Chooses one analysis a camera runs: API, vendor account, interval."""
 
-    api = forms.ChoiceField(label=gettext_lazy("API"), choices=())
+    api = CameraApiField(label=gettext_lazy("API"), choices=())
 
     class Meta:
         model = CameraAnalysis
-        fields = ["api", "account", "interval", "enabled", "params"]
+        fields = ["api", "account", "region", "interval", "enabled", "params"]
         widgets = {
             "interval": forms.NumberInput(attrs={"step": "0.1", "min": "0.2"}),
             "params": forms.Textarea(attrs={"rows": 2}),
@@ -222,6 +266,9 @@ class CameraAnalysisForm(forms.ModelForm):
         self.instance.camera = camera
         self.fields["api"].choices = _api_choices()
         self.fields["account"].queryset = self.fields["account"].queryset.order_by("name")
+        self.fields["region"].queryset = Region.objects.filter(
+            camera=camera, kind=RegionKind.FENCE
+        ).order_by("name")
         self.fields["params"].required = False
         self.fields["params"].help_text = _(
             'Extra parameters for the API as JSON, like {"type": "headwear,upper_wear"}; '
@@ -246,6 +293,7 @@ class CameraAnalysisForm(forms.ModelForm):
                 account=account,
                 interval=cleaned.get("interval"),
                 analysis_id=self.instance.pk,
+                region=cleaned.get("region"),
             )
             for name, message in errors.items():
                 self.add_error(name, message)

@@ -134,6 +134,17 @@ class CameraAnalysis(models.Model):
     )
     enabled = models.BooleanField(_("enabled"), default=True)
     params = models.JSONField(_("parameters"), default=dict, blank=True)
+    # The fence region whose area a fence analysis sends; a camera with two fences runs
+    # one fence analysis per region. Empty for the other APIs.
+    region = models.ForeignKey(
+        "Region",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="analyses",
+        verbose_name=_("region"),
+        help_text=_("The fence region a fence analysis watches."),
+    )
 
     class Meta:
         ordering = ["camera", "api"]
@@ -141,8 +152,15 @@ class CameraAnalysis(models.Model):
         verbose_name_plural = _("camera analyses")
         constraints = [
             models.UniqueConstraint(
-                fields=["camera", "api", "account"], name="analysis_unique_per_camera"
-            )
+                fields=["camera", "api", "account"],
+                condition=models.Q(region__isnull=True),
+                name="analysis_unique_per_camera",
+            ),
+            models.UniqueConstraint(
+                fields=["camera", "api", "account", "region"],
+                condition=models.Q(region__isnull=False),
+                name="analysis_unique_per_region",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -28,7 +28,7 @@ from PIL import Image, UnidentifiedImageError
 
 from cameras import roles
 from cameras.costs import api_label, camera_cost, parse_interval, project, project_analysis
-from cameras.costs import vendor_apis as apis_of_vendor
+from cameras.costs import camera_apis as apis_of_vendor
 from cameras.forms import CameraAnalysisForm, CameraForm
 from cameras.history import camera_history, record_change, snapshot
 from cameras.models import Camera, CameraAnalysis, Frame, RegionKind
@@ -140,7 +140,7 @@ def _camera_form_page(request, camera: Camera | None):
             messages.success(request, message % {"name": saved.name})
             return redirect("cameras:edit", pk=saved.pk)
     if camera is not None:
-        analyses = list(camera.analyses.select_related("account").order_by("api"))
+        analyses = list(camera.analyses.select_related("account", "region").order_by("api"))
         for analysis in analyses:
             analysis.projection = project_analysis(analysis)
             analysis.label = api_label(analysis.api)

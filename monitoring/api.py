@@ -21,6 +21,7 @@ router.register("vendor-accounts", VendorAccountViewSet, basename="vendor-accoun
 router.register("billing-accounts", billing_api.BillingAccountViewSet, basename="billing-account")
 router.register("top-ups", billing_api.TopUpViewSet, basename="top-up")
 router.register("packages", billing_api.PackageViewSet, basename="package")
+router.register("free-quota-claims", billing_api.FreeQuotaClaimViewSet, basename="free-quota-claim")
 router.register("qps-orders", billing_api.QpsOrderViewSet, basename="qps-order")
 router.register("usage-imports", billing_api.UsageImportViewSet, basename="usage-import")
 router.register("bills", billing_api.BillViewSet, basename="bill")

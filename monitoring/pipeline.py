@@ -54,6 +54,7 @@ from billing import budgets
 from billing.metered import metered_call
 from billing.models import Outcome, UsageRecord
 from billing.usage import ledger_request_id
+from cameras.costs import not_on_cameras
 from cameras.models import Camera, CameraAnalysis, Frame, Health, Region, RegionKind
 from cameras.polygons import rescale
 from monitoring import camera_setup
@@ -84,12 +85,16 @@ from monitoring.backends.geometry import format_area
 logger = logging.getLogger(__name__)
 
 # Keys of CameraAnalysis.params the pipeline reads itself; the rest goes to the vendor.
-PIPELINE_PARAMS = frozenset({"window", "region"})
+PIPELINE_PARAMS = frozenset({"window"})
 # APIs that send the last ``window`` frames (the most one request carries is the
 # registry's ``window_frames``), by default as many as the vendor advises.
 SEQUENCE_APIS = frozenset({"fall", "fight"})
 DEFAULT_SEQUENCE_WINDOW = 16
 BODY_NUM_MAX_AREAS = 10
+# Baidu body_tracking (``人流量统计-动态版`` > ``请求参数``): case_id is an int32; frames of a
+# case at most 500 ms apart (``🔗 人流量统计``: "最大时差不超过500ms，即：抽帧频率需要大于2fps").
+TRACKING_CASE_ID_MAX = 2**31 - 1
+TRACKING_MAX_GAP_SECONDS = 0.5
 # Ledger ids looked up per request of a call: attempt numbers 1..this.
 MAX_ATTEMPTS_LOOKED_UP = 8
 # A frame comes every sampling interval, a little late at times: an analysis is due
@@ -427,15 +432,12 @@ def _area_region_id(analysis: CameraAnalysis, regions: list[Region]) -> int | No
 
 
 def _fence_region(analysis: CameraAnalysis, regions: list[Region]) -> Region | None:
-    """The region whose area a fence analysis sends: ``params["region"]`` (an id or a
-    name), else the camera's first fence region."""
-    wanted = (analysis.params or {}).get("region")
-    if wanted not in (None, ""):
-        for region in regions:
-            if str(region.pk) == str(wanted) or region.name == wanted:
-                return region
-        return None
-    return next((region for region in regions if region.kind == RegionKind.FENCE), None)
+    """The region whose area a fence analysis sends: the one it names (``region``), or,
+    naming none, the camera's fence region when it has exactly one."""
+    if analysis.region_id is not None:
+        return next((region for region in regions if region.pk == analysis.region_id), None)
+    fences = [region for region in regions if region.kind == RegionKind.FENCE]
+    return fences[0] if len(fences) == 1 else None
 
 
 def scaled_points(region: Region, size: tuple[int, int]) -> list[tuple[float, float]]:
@@ -457,17 +459,37 @@ def _area(regions: Iterable[Region], size: tuple[int, int], lowest: int) -> str:
     return format_area(polygons)
 
 
-class MissingRegion(Exception):
+class NotRunnable(Exception):
+    """The analysis cannot run on this camera as set up; ``code`` says why."""
+
+    code = "setup"
+
+
+class MissingRegion(NotRunnable):
     """The analysis needs a region the camera does not have."""
+
+    code = "region"
+
+
+class NotOnCameras(NotRunnable):
+    """The API is not offered on cameras (``cameras.costs.not_on_cameras``): an analysis
+    of it made before is reported on every frame, and never called."""
+
+    code = "not_on_cameras"
 
 
 def build_params(
     analysis: CameraAnalysis, camera: Camera, frame: Frame, regions: Sequence[Region]
 ) -> dict[str, Any]:
     """The API parameters of ``analysis`` on ``frame``: its own params (minus the
-    pipeline's ``window`` and ``region``) and the areas of the camera's regions, scaled
+    pipeline's ``window``) and the areas of the camera's regions, scaled
     to the frame: crowd regions for ``body_num`` (up to 10), the fence region for
-    ``fence``, the flow region for ``body_tracking`` (followed per camera)."""
+    ``fence``, the flow region for ``body_tracking``, with the analysis' own integer
+    ``case_id`` and ``case_init`` true on its first frame and after a gap
+    (``tracking_gap``)."""
+    refused = not_on_cameras(analysis.api)
+    if refused:
+        raise NotOnCameras(refused)
     params = {
         name: value
         for name, value in (analysis.params or {}).items()
@@ -481,16 +503,58 @@ def build_params(
     elif analysis.api == "fence":
         region = _fence_region(analysis, list(regions))
         if region is None:
-            raise MissingRegion("fence analysis needs a fence region drawn on the camera")
+            raise MissingRegion(
+                "a fence analysis needs its fence region: draw one on the camera, or choose "
+                "which of the camera's fences this analysis watches"
+            )
         params["area"] = _area([region], size, lowest=0)
     elif analysis.api == "body_tracking" and "area" not in params:
         flow = next((region for region in regions if region.kind == RegionKind.FLOW), None)
         if flow is not None:
             params["area"] = _area([flow], size, lowest=1)
             params.setdefault("dynamic", True)
-            params.setdefault("case_id", f"camera-{camera.pk}")
-            params.setdefault("case_init", False)
+    if analysis.api == "body_tracking" and _truthy(params.get("dynamic")):
+        params["case_id"] = tracking_case_id(analysis)
+        params["case_init"] = not _case_continues(analysis, frame)
     return params
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).strip().lower() == "true"
+
+
+def tracking_case_id(analysis: CameraAnalysis) -> int:
+    """The ``case_id`` of a ``body_tracking`` analysis: its id, an int32 as the seed asks
+    (``人流量统计-动态版`` > ``请求参数``: "int32 ... 通过case_id区分不同视频流，自拟，不同序列间
+    不可重复即可"): stable, and one per analysis, so two analyses of a camera (or of two
+    cameras) never share a case."""
+    return (analysis.pk - 1) % TRACKING_CASE_ID_MAX + 1
+
+
+def tracking_gap(analysis: CameraAnalysis) -> float:
+    """Seconds between two frames of a case beyond which tracking starts again
+    (``case_init=true``): the seed's largest time between frames (``🔗 人流量统计``: "最大时差
+    不超过500ms"), or, for an analysis set to run less often than that, two of its
+    intervals (one frame lost on the way does not restart the count)."""
+    return max(TRACKING_MAX_GAP_SECONDS, 2 * analysis.interval)
+
+
+def _case_continues(analysis: CameraAnalysis, frame: Frame) -> bool:
+    """Whether ``frame`` continues the analysis' tracking case: a frame of it before this
+    one, within ``tracking_gap``, was answered or is on its way. (A case the vendor no
+    longer knows restarts by itself on ``case_init=false``: "当为false且读取不到相应case的
+    信息时，直接重新初始化"; ``true`` is what keeps a stale case from being continued.)"""
+    since = frame.captured_at - timedelta(seconds=tracking_gap(analysis))
+    return (
+        FrameAnalysis.objects.filter(
+            analysis=analysis,
+            status__in=(FrameAnalysisStatus.DONE, FrameAnalysisStatus.PENDING),
+            frame__captured_at__lt=frame.captured_at,
+            frame__captured_at__gte=since,
+        )
+        .exclude(frame_id=frame.pk)
+        .exists()
+    )
 
 
 def crowd_regions(regions: Iterable[Region]) -> list[Region]:
@@ -547,8 +611,10 @@ def _call(
             camera_id=camera.pk,
             request_id_prefix=prefix,
         )
-    except MissingRegion as problem:
-        values.update(status=FrameAnalysisStatus.FAILED, error=str(problem), error_code="region")
+    except NotRunnable as problem:
+        values.update(
+            status=FrameAnalysisStatus.FAILED, error=str(problem), error_code=problem.code
+        )
     except OSError as problem:
         values.update(
             status=FrameAnalysisStatus.FAILED, error=f"frame unreadable: {problem}", error_code="io"

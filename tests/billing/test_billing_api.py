@@ -25,6 +25,9 @@ _router = routers.DefaultRouter()
 _router.register("billing-accounts", billing_api.BillingAccountViewSet, basename="billing-account")
 _router.register("top-ups", billing_api.TopUpViewSet, basename="top-up")
 _router.register("packages", billing_api.PackageViewSet, basename="package")
+_router.register(
+    "free-quota-claims", billing_api.FreeQuotaClaimViewSet, basename="free-quota-claim"
+)
 _router.register("qps-orders", billing_api.QpsOrderViewSet, basename="qps-order")
 _router.register("usage-imports", billing_api.UsageImportViewSet, basename="usage-import")
 _router.register("bills", billing_api.BillViewSet, basename="bill")
@@ -57,6 +60,7 @@ def read_urls(account):
         f"/api/billing-accounts/{account.pk}/usage/?month=2024-03",
         "/api/top-ups/",
         "/api/packages/",
+        "/api/free-quota-claims/",
         "/api/qps-orders/",
         f"/api/bills/?account={account.pk}&month=2024-03",
     ]
@@ -64,6 +68,7 @@ def read_urls(account):
 
 WRITE_URLS = [
     "/api/top-ups/",
+    "/api/free-quota-claims/",
     "/api/packages/",
     "/api/qps-orders/",
     "/api/usage-imports/",
@@ -375,3 +380,49 @@ def test_finance_adds_a_price_plan_version_in_the_admin(db, make_user, client):
     version = PricePlan.objects.get(note="helmet packages priced")
     assert version.created_by is not None
     assert plans.plan_at("ctyun", sh(2025, 1, 1)) == dearer
+
+
+def test_finance_records_a_free_quota_claim_per_api_and_a_second_one_is_refused(account, finance):
+    # given a Baidu API claimed on its own date
+    answer = finance.post(
+        "/api/free-quota-claims/",
+        {"account": account.pk, "api": "body_attr", "claimed_at": "2026-03-01T10:00:00+08:00"},
+        format="json",
+    )
+    assert answer.status_code == 201, answer.content
+    assert [claim["api"] for claim in answer.json()] == ["body_attr"]
+    listed = finance.get(f"/api/free-quota-claims/?account={account.pk}").json()
+    assert [item["api"] for item in listed["results"]] == ["body_attr"]
+    # when it is claimed again, a year later
+    again = finance.post(
+        "/api/free-quota-claims/",
+        {"account": account.pk, "api": "body_attr", "claimed_at": "2027-03-01T10:00:00+08:00"},
+        format="json",
+    )
+    # then the vendor's rule refuses it: Baidu's free quota is one-off
+    assert again.status_code == 400
+    assert "one-off" in again.json()["detail"]
+
+
+def test_without_an_api_a_claim_covers_every_api_of_the_plan(db, finance):
+    ctyun = purchases.add_account("Plant 1 CTYun", "ctyun", "enterprise")
+    answer = finance.post(
+        "/api/free-quota-claims/",
+        {"account": ctyun.pk, "claimed_at": "2026-01-02T09:00:00+08:00"},
+        format="json",
+    )
+    assert answer.status_code == 201, answer.content
+    assert sorted(claim["api"] for claim in answer.json()) == ["fence", "helmet", "workwear"]
+
+
+def test_an_account_lists_the_free_quotas_its_claims_grant_per_api(account, finance):
+    purchases.claim_free_quota(account, ["gesture"], sh(2026, 5, 1, 9))
+    body = finance.get(f"/api/billing-accounts/{account.pk}/").json()
+    assert body["free_quotas"] == [
+        {
+            "api": "gesture",
+            "calls": 50_000,
+            "claimed_at": "2026-05-01T09:00:00+08:00",
+            "expires_at": "2027-05-01T09:00:00+08:00",
+        }
+    ]

@@ -20,7 +20,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from billing.models import HourlyRollup, Package, QpsOrder, TopUp, UsageRecord
+from billing.models import FreeQuotaClaim, HourlyRollup, Package, QpsOrder, TopUp, UsageRecord
 from billing.pricing import SHANGHAI
 from monitoring.models import VendorAccount
 
@@ -324,3 +324,20 @@ def test_the_bill_json_is_printed_on_stdout(cli):
         "0.00",
         [],
     )
+
+
+def test_claim_free_records_each_ctyun_api_per_year_and_refuses_a_second_claim_that_year(db):
+    billing("add-account", "Yard CTYun", "--vendor", "ctyun", "--certification", "enterprise")
+    out, _err = billing(
+        "claim-free", "Yard CTYun", "--api", "helmet", "--api", "fence", "--at", "2026-02-01"
+    )
+    assert "helmet, fence" in out
+    billing("claim-free", "Yard CTYun", "--api", "helmet", "--at", "2027-01-01T08:00")
+    with pytest.raises(CommandError, match="once a year"):
+        billing("claim-free", "Yard CTYun", "--api", "fence", "--at", "2026-12-01")
+    claims = FreeQuotaClaim.objects.order_by("claimed_at", "api")
+    assert [(c.api, c.claimed_at) for c in claims] == [
+        ("fence", sh(2026, 2, 1)),
+        ("helmet", sh(2026, 2, 1)),
+        ("helmet", sh(2027, 1, 1, 8)),
+    ]

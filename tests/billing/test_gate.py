@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
-from billing import pricing
+from billing import bills, pricing, purchases
 from billing.gate import QuotaGate, forget
 from billing.limiter import InProcessLimiter
 from billing.models import AccountStatus, Package, PricePlan, UsageRecord
@@ -185,3 +185,72 @@ def test_the_gate_caches_what_it_read_for_a_few_seconds(gate, ctyun, django_asse
     # when checking again within the cache time, no query reaches the database
     with django_assert_num_queries(0):
         gate.check(ctyun, "helmet")
+
+
+# ---------------------------------------------------------------- free quotas per API and year
+
+
+def gate_at(moment) -> QuotaGate:
+    clock = FrozenClock()
+    return QuotaGate(
+        rate_limiter=InProcessLimiter(clock=clock, sleep=clock.sleep),
+        qps_wait=0,
+        clock=lambda: moment,
+    )
+
+
+def calls_at(account, api: str, count: int, at) -> None:
+    UsageRecord.objects.bulk_create(
+        UsageRecord(
+            account=account,
+            api=api,
+            request_id=f"{api}-{at:%Y%m%d%H}-{n}",
+            occurred_at=at,
+            outcome="success",
+        )
+        for n in range(count)
+    )
+
+
+def test_a_ctyun_api_with_nothing_bought_or_claimed_is_refused_as_the_vendor_would(gate, ctyun):
+    # `5.1 计费类`: "我们只提供封顶资源包的计费方式": no pay-as-you-go; 51002 "收费 API 未购买"
+    ctyun.free_quota_claimed_at = None
+    ctyun.save()
+    refused = refusal(gate, ctyun, "helmet")
+    assert refused.code == "ctyun_quota"
+    assert "51002" in refused.message
+    assert "claim-free" in refused.message
+
+
+def test_a_ctyun_account_is_called_again_from_1_january_once_the_new_years_claim_is_recorded(
+    ctyun,
+):
+    # given this year's helmet free quota claimed and used up, and no package
+    ctyun.free_quota_claimed_at = None
+    ctyun.save()
+    shanghai = pricing.SHANGHAI
+    purchases.claim_free_quota(ctyun, ["helmet"], datetime(2026, 3, 1, tzinfo=shanghai))
+    calls_at(ctyun, "helmet", 10_000, datetime(2026, 6, 1, 10, tzinfo=shanghai))
+    december = gate_at(datetime(2026, 12, 31, 23, tzinfo=shanghai))
+    assert refusal(december, ctyun, "helmet").code == "ctyun_quota"
+    # on 1 January last year's quota is gone, and without a new claim the API stays refused
+    new_year = datetime(2027, 1, 1, 9, tzinfo=shanghai)
+    assert refusal(gate_at(new_year), ctyun, "helmet").code == "ctyun_quota"
+    # when this year's claim is recorded
+    purchases.claim_free_quota(ctyun, ["helmet"], datetime(2027, 1, 1, 8, tzinfo=shanghai))
+    # then helmet is called again, while last year's bill keeps its own quota
+    gate_at(new_year).check(ctyun, "helmet")
+    ids = [q.id for q in bills.free_quotas_of(ctyun)]
+    assert ids == ["free:helmet:2026", "free:helmet:2027"]
+
+
+def test_a_baidu_account_in_arrears_may_call_only_the_apis_whose_own_claim_is_in_force(baidu):
+    # given body_attr claimed 400 days ago (expired) and body_num claimed 10 days ago
+    now = timezone.now()
+    purchases.claim_free_quota(baidu, ["body_attr"], now - timedelta(days=400))
+    purchases.claim_free_quota(baidu, ["body_num"], now - timedelta(days=10))
+    AccountStatus.objects.create(account=baidu, in_arrears=True)
+    gate = gate_at(now)
+    # then body_num goes on its own quota and body_attr is refused
+    gate.check(baidu, "body_num")
+    assert refusal(gate, baidu, "body_attr").code == "arrears"

@@ -16,7 +16,7 @@ from alerts.models import Rule
 from cameras.frames import store_frame
 from cameras.models import Camera, CameraAnalysis, Frame, Region, RegionKind, Site, SourceKind
 from monitoring.backends.base import AnalysisResult, Box, Person
-from monitoring.backends.geometry import point_in_polygon
+from monitoring.backends.geometry import parse_area, point_in_polygon
 from monitoring.models import VendorAccount
 from monitoring.pipeline import result_from_dict
 
@@ -62,7 +62,9 @@ class RecordedAnalyzer:
         if api == "body_num":
             answer.area_counts = [len(answer.persons)] if params and params.get("area") else []
         if api == "fence":
-            inside = [p for p in answer.persons if point_in_polygon(p.box.foot, FENCE)]
+            # The recorded workers standing in the area sent (one polygon).
+            (area,) = parse_area(params["area"])
+            inside = [p for p in answer.persons if point_in_polygon(p.box.foot, area)]
             single = AnalysisResult(
                 vendor="local",
                 api="fence",

@@ -1,9 +1,9 @@
 """Finance from the command line: ``manage.py billing SUBCOMMAND``, no running service needed.
 
-Subcommands (``--help`` on each): ``add-account``, ``top-up``, ``buy-package``,
-``buy-qps``, ``import-usage`` and ``bill``. ACCOUNT is the account's name. DATETIME is
-ISO 8601; without an offset it is Asia/Shanghai time (``2024-03-01T10:00`` is 10:00 in
-Shanghai; ``2024-03-01`` its midnight).
+Subcommands (``--help`` on each): ``add-account``, ``top-up``, ``claim-free``,
+``buy-package``, ``buy-qps``, ``import-usage`` and ``bill``. ACCOUNT is the account's
+name. DATETIME is ISO 8601; without an offset it is Asia/Shanghai time
+(``2024-03-01T10:00`` is 10:00 in Shanghai; ``2024-03-01`` its midnight).
 
 Exit codes: 0 done; 1 refused by the vendor's rules (the reason on stderr); 2 bad input
 (unknown account, malformed month, amount, time or file).
@@ -104,6 +104,19 @@ class Command(BaseCommand):
         top_up.add_argument("--amount", required=True, metavar="CNY", help="e.g. 1000.00")
         top_up.add_argument("--at", required=True, metavar="DATETIME")
 
+        claim = commands.add_parser(
+            "claim-free",
+            help="Record a free quota claimed, per API.",
+            description="Record the free quota of one or more APIs claimed in the vendor's "
+            "console: Baidu once per API, valid 365 days from its claim; CTYun once per "
+            "API (helmet, workwear, fence) per calendar year. Without --api: every API.",
+        )
+        claim.add_argument("account", metavar="ACCOUNT")
+        claim.add_argument(
+            "--api", action="append", default=[], metavar="API", help="Repeat for several."
+        )
+        claim.add_argument("--at", required=True, metavar="DATETIME")
+
         package = commands.add_parser(
             "buy-package",
             help="Record a count package bought.",
@@ -153,6 +166,7 @@ class Command(BaseCommand):
         handler = {
             "add-account": self.add_account,
             "top-up": self.top_up,
+            "claim-free": self.claim_free,
             "buy-package": self.buy_package,
             "buy-qps": self.buy_qps,
             "import-usage": self.import_usage,
@@ -219,6 +233,16 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Recorded a top-up of {record.amount} CNY to {account.name} at {_local(at)}."
         )
+
+    def claim_free(self, options) -> None:
+        account = self._account(options["account"])
+        at = self._moment(options["at"], "claim time")
+        try:
+            claims = purchases.claim_free_quota(account, options["api"], at)
+        except PricingError as error:
+            raise _refused(error) from None
+        apis = ", ".join(claim.api for claim in claims)
+        self.stdout.write(f"Recorded the free quota of {apis} claimed at {_local(at)}.")
 
     def buy_package(self, options) -> None:
         account = self._account(options["account"])
