@@ -1,7 +1,8 @@
-"""The on-box analyzer of the embedded default: person detection on the CPU with what
-ships inside opencv-python-headless 4.x, nothing downloaded.
+"""The on-box analyzer of the embedded default: person detection on the CPU.
 
-Cues:
+The detector is MoveNet MultiPose (``onbox/``: persons with boxes, scores, 17 keypoints
+and a posture), when the install step fetched and converted its model; otherwise, as the
+last fallback, what ships inside opencv-python-headless 4.x. Fallback cues:
 - ``hog``: OpenCV's default HOG + linear SVM people detector (upright, mostly whole
   bodies at least ~100 px tall in the working image), multi-scale, with non-maximum
   suppression.
@@ -13,7 +14,8 @@ Cues:
 APIs, shaped like the vendors' so rules and the pipeline treat every backend alike:
 ``persons``; ``body_num`` (Baidu crowd count with ``area`` polygons); ``fence`` (CTYun
 electronic fence over a list of images); ``body_tracking`` (Baidu dynamic in/out flow,
-one centroid tracker per ``case_id``, kept in this process). Boxes are in pixels of the
+one centroid tracker per ``case_id``, kept in this process); ``fall`` (CTYun's fall
+window, scored from the posture of the detected people, MoveNet only). Boxes are in pixels of the
 image given, EXIF orientation applied.
 """
 
@@ -29,7 +31,16 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from .base import AnalysisResult, BadRequest, Box, InvalidImage, Person, Unsupported
+from .base import (
+    AnalysisResult,
+    Attribute,
+    BadRequest,
+    Box,
+    InvalidImage,
+    Keypoint,
+    Person,
+    Unsupported,
+)
 from .geometry import Polygon, parse_area, point_in_polygon
 from .images import load_rgb
 
@@ -56,9 +67,11 @@ class Detection:
 
     box: Box
     score: float
-    cue: str  # "hog", "face" or "motion"
+    cue: str  # "movenet", "hog", "face" or "motion"
     strength: float  # the cue's own measure: SVM margin, cascade neighbours, blob area
     face: Box | None = None  # the face a "face" person was inferred from
+    keypoints: tuple[Keypoint, ...] = ()  # "movenet": 17 COCO body points
+    posture: str | None = None  # "movenet": "upright", "down" or "unknown"
 
     def as_dict(self) -> dict[str, Any]:
         found: dict[str, Any] = {
@@ -69,6 +82,8 @@ class Detection:
         }
         if self.face is not None:
             found["face"] = {key: round(value, 1) for key, value in self.face.as_dict().items()}
+        if self.posture is not None:
+            found["posture"] = self.posture
         return found
 
 
@@ -281,17 +296,12 @@ def _rescale(detection: Detection, factor: float, width: int, height: int) -> De
     )
 
 
-_default_detector: PersonDetector | None = None
-_default_lock = threading.Lock()
+def default_detector() -> Detector:
+    """The process-wide detector, built on first use: MoveNet when its model is
+    installed, else this module's HOG + face detector."""
+    from .onbox.detector import best_detector
 
-
-def default_detector() -> PersonDetector:
-    """The process-wide detector, built on first use."""
-    global _default_detector
-    with _default_lock:
-        if _default_detector is None:
-            _default_detector = PersonDetector()
-        return _default_detector
+    return best_detector()
 
 
 # ---------------------------------------------------------------- tracking
@@ -452,7 +462,9 @@ class LocalAnalyzer:
     """Person analyses on the local CPU, answering like the vendors' APIs."""
 
     vendor = VENDOR
-    capabilities: frozenset[str] = frozenset({"persons", "body_num", "fence", "body_tracking"})
+    capabilities: frozenset[str] = frozenset(
+        {"persons", "body_num", "fence", "body_tracking", "fall"}
+    )
 
     def __init__(self, detector: Detector | None = None, cases: CaseStore | None = None):
         self._detector = detector
@@ -477,6 +489,8 @@ class LocalAnalyzer:
             raise BadRequest("no image given", vendor=VENDOR, api=api)
         if api == "fence":
             return self._fence(images, params)
+        if api == "fall":
+            return self._fall(images)
         if len(images) != 1:
             raise BadRequest(f"{api} takes one image, got {len(images)}", vendor=VENDOR, api=api)
         if api == "persons":
@@ -510,7 +524,16 @@ class LocalAnalyzer:
 
     @staticmethod
     def _person(detection: Detection, track_id: int | None = None) -> Person:
-        return Person(box=detection.box, score=detection.score, track_id=track_id)
+        attributes = {}
+        if detection.posture is not None:
+            attributes["posture"] = Attribute(detection.posture, detection.score)
+        return Person(
+            box=detection.box,
+            score=detection.score,
+            keypoints=list(detection.keypoints),
+            attributes=attributes,
+            track_id=track_id,
+        )
 
     # ------------------------------------------------------------ APIs
 
@@ -651,6 +674,48 @@ class LocalAnalyzer:
                 "message": {"success": len(images) - failures, "fail": failures},
                 "area": polygon,
             },
+        )
+
+    def _fall(self, images: list[bytes]) -> AnalysisResult:
+        """CTYun's fall window answered from posture: the sequence score is the share of
+        the window's frames with a person down (weighted by the pose score), so a body
+        lying for the whole window scores near 1 and one frame's odd pose scores little."""
+        if self.method.startswith("opencv"):
+            raise Unsupported(
+                "the on-box fall check needs the MoveNet model (see docs/onbox.md)",
+                vendor=VENDOR,
+                api="fall",
+            )
+        frames: list[AnalysisResult] = []
+        down_scores: list[float] = []
+        for data in images:
+            rgb = self._decode(data, "fall")
+            found = self._detect(rgb)
+            down = [d.score for d in found if d.posture == "down"]
+            down_scores.append(max(down, default=0.0))
+            frames.append(
+                AnalysisResult(
+                    vendor=VENDOR,
+                    api="fall",
+                    frame_width=rgb.shape[1],
+                    frame_height=rgb.shape[0],
+                    persons=[self._person(detection) for detection in found],
+                    person_count=len(found),
+                    raw=self._raw(found),
+                )
+            )
+        last = frames[-1]
+        score = sum(down_scores) / len(down_scores)
+        return AnalysisResult(
+            vendor=VENDOR,
+            api="fall",
+            frame_width=last.frame_width,
+            frame_height=last.frame_height,
+            persons=list(last.persons),
+            person_count=last.person_count,
+            sequence_score=round(score, 4),
+            per_image=frames if len(frames) > 1 else [],
+            raw={"method": self.method, "down_scores": [round(v, 4) for v in down_scores]},
         )
 
     def _body_tracking(self, data: bytes, params: dict) -> AnalysisResult:
