@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cameras import roles
-from cameras.costs import api_label, vendor_apis
+from cameras.costs import api_label, pays_per_call, vendor_apis
 from cameras.models import Camera, CameraAnalysis, SourceKind
 from cameras.polygons import analysis_region_error
 
@@ -210,7 +210,7 @@ class CameraAnalysisForm(forms.ModelForm):
 
     class Meta:
         model = CameraAnalysis
-        fields = ["api", "account", "interval", "enabled", "params"]
+        fields = ["api", "account", "interval", "enabled", "params", "only_with_person"]
         widgets = {
             "interval": forms.NumberInput(attrs={"step": "0.1", "min": "0.2"}),
             "params": forms.Textarea(attrs={"rows": 2}),
@@ -223,6 +223,11 @@ class CameraAnalysisForm(forms.ModelForm):
         self.fields["api"].choices = _api_choices()
         self.fields["account"].queryset = self.fields["account"].queryset.order_by("name")
         self.fields["params"].required = False
+        if self.instance.pk is None and not self.is_bound:
+            # Shown ticked for a camera with regions; a free account turns it off on saving.
+            self.initial.setdefault(
+                "only_with_person", camera.pk is not None and camera.regions.exists()
+            )
         self.fields["params"].help_text = _(
             'Extra parameters for the API as JSON, like {"type": "headwear,upper_wear"}; '
             "areas come from the regions drawn on the camera."
@@ -239,6 +244,8 @@ class CameraAnalysisForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         api, account = cleaned.get("api"), cleaned.get("account")
+        if account is not None and not pays_per_call(account.vendor):
+            cleaned["only_with_person"] = False  # nothing to save on a free account
         if api and account is not None:
             errors = analysis_errors(
                 self.camera,
