@@ -17,7 +17,7 @@ import numpy as np
 
 from ..base import Box, Keypoint
 from . import models
-from .movenet import KEYPOINTS, MoveNet, Pose
+from .movenet import INPUT_SIDE, KEYPOINTS, MoveNet, Pose
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +77,23 @@ class MoveNetDetector:
 
     method = "movenet multipose lightning (onnx)"
 
-    def __init__(self, model_path, threads: int = 1, min_score: float = PERSON_MIN_SCORE):
+    def __init__(
+        self,
+        model_path,
+        threads: int = 1,
+        min_score: float = PERSON_MIN_SCORE,
+        side: int = INPUT_SIDE,
+    ):
         self.model = MoveNet(model_path, threads=threads)
         self.min_score = min_score
+        self.side = side
 
     def detect(self, rgb: np.ndarray):
         from ..local import Detection, _clip
 
         height, width = rgb.shape[:2]
         found = []
-        for pose in self.model.poses(rgb, min_score=self.min_score):
+        for pose in self.model.poses(rgb, min_score=self.min_score, side=self.side):
             left, top, right, bottom = pose.box
             box = _clip(Box.from_corners(left, top, right, bottom), width, height)
             if box.width <= 1 or box.height <= 1:

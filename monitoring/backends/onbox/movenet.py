@@ -1,8 +1,9 @@
 """Runs MoveNet MultiPose Lightning (converted to ONNX by ``tfjs_onnx``) with ONNX Runtime
 on the CPU: up to six people a frame, each with a box, a score and 17 COCO keypoints.
 
-The frame is letterboxed (aspect kept, padded at the right and bottom) into the model's
-256x256 input; the model's normalized outputs are mapped back to pixels of the frame.
+The frame is scaled (aspect kept) so its longest side is ``side`` pixels (256, the size
+MoveNet was trained at, by default) and padded at the right and bottom to multiples of 32;
+the model's outputs, normalized to that input, are mapped back to pixels of the frame.
 Output rows (``[1, 6, 56]``): 17 x (y, x, score), then ymin, xmin, ymax, xmax, score.
 """
 
@@ -16,6 +17,7 @@ import cv2
 import numpy as np
 
 INPUT_SIDE = 256
+STRIDE = 32
 KEYPOINTS = (
     "nose",
     "left_eye",
@@ -52,13 +54,14 @@ class Pose:
 
 
 def letterbox(rgb: np.ndarray, side: int = INPUT_SIDE) -> tuple[np.ndarray, float]:
-    """The frame scaled to fit ``side`` x ``side`` (zero padding right and bottom) as the
-    model's int32 NHWC input, and the scale applied."""
+    """The frame scaled so its longest side is ``side``, padded with zeros at the right
+    and bottom to multiples of 32 (the network's stride), as the model's int32 NHWC
+    input; and the scale applied."""
     height, width = rgb.shape[:2]
     scale = side / max(height, width)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
     resized = cv2.resize(rgb, (new_w, new_h), interpolation=cv2.INTER_AREA)
-    canvas = np.zeros((side, side, 3), np.uint8)
+    canvas = np.zeros((-(-new_h // STRIDE) * STRIDE, -(-new_w // STRIDE) * STRIDE, 3), np.uint8)
     canvas[:new_h, :new_w] = resized
     return canvas[None].astype(np.int32), scale
 
@@ -84,19 +87,21 @@ class MoveNet:
         with self._lock:
             return self.session.run(None, {self.input_name: batch})[0]
 
-    def poses(self, rgb: np.ndarray, min_score: float = 0.2) -> list[Pose]:
-        batch, scale = letterbox(rgb)
+    def poses(self, rgb: np.ndarray, min_score: float = 0.2, side: int = INPUT_SIDE) -> list[Pose]:
+        batch, scale = letterbox(rgb, side)
         rows = self.raw(batch)[0]
         height, width = rgb.shape[:2]
+        in_h, in_w = batch.shape[1:3]
         found = []
         for row in rows:
             score = float(row[55])
             if score < min_score:
                 continue
             points = row[:51].reshape(17, 3)
-            xs = np.clip(points[:, 1] * INPUT_SIDE / scale, 0, width)
-            ys = np.clip(points[:, 0] * INPUT_SIDE / scale, 0, height)
-            ymin, xmin, ymax, xmax = (float(v) * INPUT_SIDE / scale for v in row[51:55])
+            xs = np.clip(points[:, 1] * in_w / scale, 0, width)
+            ys = np.clip(points[:, 0] * in_h / scale, 0, height)
+            ymin, xmax = float(row[51]) * in_h / scale, float(row[54]) * in_w / scale
+            xmin, ymax = float(row[52]) * in_w / scale, float(row[53]) * in_h / scale
             box = (
                 max(0.0, xmin),
                 max(0.0, ymin),

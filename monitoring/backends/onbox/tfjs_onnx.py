@@ -370,9 +370,12 @@ def _convert_node(b: _Builder, node: dict, dtypes: dict[str, int]) -> None:
         raise Unconvertible(f"op {op} ({out})")
 
 
-def convert(model_path: Path, input_size: tuple[int, int] = (256, 256)) -> onnx.ModelProto:
+def convert(
+    model_path: Path, input_size: tuple[int | str, int | str] = ("height", "width")
+) -> onnx.ModelProto:
     """The ONNX model of a tfjs graph model. Its single image input keeps the graph's
-    dtype and NHWC layout, fixed to ``input_size`` (height, width)."""
+    dtype and NHWC layout; ``input_size`` (height, width) fixes its size, or names the
+    dimensions left free (the graph computes its shapes from the input's)."""
     model_json = json.loads(Path(model_path).read_text())
     if model_json.get("format") != "graph-model":
         raise Unconvertible("only tfjs graph models are converted")
