@@ -90,14 +90,18 @@ def someone_there(frame: Frame, region: Region | None) -> bool | None:
         return None
     if region is None:
         return bool(boxes)
-    polygon = [
-        (float(x), float(y))
-        for x, y in rescale(
-            region.points, (region.frame_width, region.frame_height), (frame.width, frame.height)
-        )
-    ]
+    polygon = rescale(
+        region.points, (region.frame_width, region.frame_height), (frame.width, frame.height)
+    )
+    return seen_in(boxes, polygon, frame.height)
+
+
+def seen_in(boxes, polygon, frame_height: float) -> bool:
+    """Whether a box (left, top, right, bottom) stands (bottom centre) or is centred in
+    ``polygon``: both in pixels of the same frame."""
+    polygon = [(float(x), float(y)) for x, y in polygon]
     for left, top, right, bottom in boxes:
-        foot = ((left + right) / 2, min(bottom, frame.height - 1.0))
+        foot = ((left + right) / 2, min(bottom, frame_height - 1.0))
         centre = ((left + right) / 2, (top + bottom) / 2)
         if point_in_polygon(foot, polygon) or point_in_polygon(centre, polygon):
             return True

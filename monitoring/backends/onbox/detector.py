@@ -17,12 +17,15 @@ import numpy as np
 
 from ..base import Box, Keypoint
 from . import models
-from .movenet import INPUT_SIDE, KEYPOINTS, MoveNet, Pose
+from .movenet import KEYPOINTS, MoveNet, Pose
 
 log = logging.getLogger(__name__)
 
 # A keypoint below this score is not used (MoveNet's own demos draw from 0.2-0.3).
 KEYPOINT_MIN_SCORE = 0.25
+# The longest side MoveNet looks at (multiples of 32 padded): 384 finds the demo scene's
+# far workers that 256 misses, at about twice the CPU (docs/BENCHMARKS.md).
+INPUT_SIDE = int(os.environ.get("ONBOX_INPUT_SIDE") or 384)
 # A pose at or over this score is a person (measured on the ppe-sample photos:
 # docs/BENCHMARKS.md, "On-box detector").
 PERSON_MIN_SCORE = 0.2
