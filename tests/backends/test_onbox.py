@@ -238,3 +238,33 @@ def test_a_person_lying_down_scores_a_fall_and_the_same_person_standing_does_not
     assert upright.sequence_score == 0
     assert down.sequence_score > 0.3
     assert [person.attributes["posture"].value for person in down.persons] == ["down"]
+
+
+def test_flow_through_the_demo_fence_is_counted_with_tracks_that_last(analyzer):
+    from cameras.sources.demo import SCENES
+
+    scene = SCENES["site-gate"]
+    area = ",".join(f"{round(x)},{round(y)}" for x, y in scene.fence)
+    entered = left = truth_in = truth_out = detections = 0
+    tracks: set[int] = set()
+    before = None
+    for index in range(90):  # 90 s of the scene, one frame a second
+        t = 1.0 + index
+        inside = {p.worker for p in scene.ground_truth(t).persons if p.in_fence}
+        if before is not None:
+            truth_in += len(inside - before)
+            truth_out += len(before - inside)
+        before = inside
+        result = analyzer.analyze(
+            "body_tracking",
+            [scene.jpeg(t)],
+            {"dynamic": "true", "area": area, "case_id": "gate", "case_init": str(index == 0)},
+        )
+        entered += result.flow_in
+        left += result.flow_out
+        detections += len(result.persons)
+        tracks |= {person.track_id for person in result.persons}
+    assert truth_in >= 5 and truth_out >= 5
+    assert abs(entered - truth_in) <= 3 and abs(left - truth_out) <= 3
+    # Five workers walk the whole time: a handful of tracks, not one per detection.
+    assert len(tracks) <= detections / 10
