@@ -450,6 +450,9 @@ def _foot(box: Box, width: int, height: int) -> tuple[float, float]:
     return (min(max(x, 0.0), width - 1.0), min(max(y, 0.0), height - 1.0))
 
 
+_UP = Attribute("upright", 0.0)
+
+
 def _truthy(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
@@ -537,12 +540,13 @@ class LocalAnalyzer:
 
     # ------------------------------------------------------------ APIs
 
-    def _persons(self, data: bytes) -> AnalysisResult:
-        rgb = self._decode(data, "persons")
+    def _persons(self, data: bytes, api: str = "persons") -> AnalysisResult:
+        """Everyone found on one image (also a ``fall`` window's per-image answer)."""
+        rgb = self._decode(data, api)
         found = self._detect(rgb)
         return AnalysisResult(
             vendor=VENDOR,
-            api="persons",
+            api=api,
             frame_width=rgb.shape[1],
             frame_height=rgb.shape[0],
             persons=[self._person(detection) for detection in found],
@@ -686,24 +690,18 @@ class LocalAnalyzer:
                 vendor=VENDOR,
                 api="fall",
             )
-        frames: list[AnalysisResult] = []
-        down_scores: list[float] = []
-        for data in images:
-            rgb = self._decode(data, "fall")
-            found = self._detect(rgb)
-            down = [d.score for d in found if d.posture == "down"]
-            down_scores.append(max(down, default=0.0))
-            frames.append(
-                AnalysisResult(
-                    vendor=VENDOR,
-                    api="fall",
-                    frame_width=rgb.shape[1],
-                    frame_height=rgb.shape[0],
-                    persons=[self._person(detection) for detection in found],
-                    person_count=len(found),
-                    raw=self._raw(found),
-                )
+        frames = [self._persons(data, "fall") for data in images]
+        down_scores = [
+            max(
+                (
+                    p.score
+                    for p in frame.persons
+                    if p.attributes.get("posture", _UP).value == "down"
+                ),
+                default=0.0,
             )
+            for frame in frames
+        ]
         last = frames[-1]
         score = sum(down_scores) / len(down_scores)
         return AnalysisResult(
