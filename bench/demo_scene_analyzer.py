@@ -9,6 +9,9 @@ fallen worker lies on the ground, which an upright-people detector is not built 
 and analysed frames per second (analysis only, rendering excluded) with the CPU time
 per frame (all threads of the process), which a busy machine does not distort.
 
+The old detector (OpenCV HOG + face cascade) and the new one (MoveNet MultiPose at
+input sides 256 and 384) run side by side on the same frames.
+
 Usage: .venv/bin/python bench/demo_scene_analyzer.py [N_FRAMES_PER_SCENE] [--write DIR]
 ``--write DIR`` also writes each frame and its ground truth (JSON) into DIR.
 """
@@ -26,7 +29,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "monitoring.settings")
 
 from cameras.sources.demo import SCENES, GroundTruth
 from monitoring.backends.base import Box
-from monitoring.backends.local import LocalAnalyzer
+from monitoring.backends.local import LocalAnalyzer, PersonDetector
+from monitoring.backends.onbox import models
+from monitoring.backends.onbox.detector import MoveNetDetector
 
 SCENE_SECONDS = 600.0
 THRESHOLDS = (0.5, 0.3)
@@ -112,30 +117,46 @@ class Tally:
         return out
 
 
+def detectors() -> dict[str, LocalAnalyzer]:
+    found = {"old: OpenCV HOG + face": LocalAnalyzer(PersonDetector())}
+    path = models.movenet_path()
+    if path is None:
+        print("MoveNet not installed: python -m monitoring.backends.onbox.models")
+        return found
+    for side in (256, 384):
+        found[f"new: MoveNet side {side}"] = LocalAnalyzer(MoveNetDetector(path, side=side))
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("frames", nargs="?", type=int, default=60, help="Frames per scene.")
     parser.add_argument("--write", type=Path, help="Also write frames and ground truth here.")
     args = parser.parse_args()
-    analyzer = LocalAnalyzer()
-    analyzer.analyze("persons", [SCENES["site-gate"].jpeg(0.0)])  # load the models once
-    total = Tally()
+    frames = []
     for scene in SCENES.values():
-        tally = Tally()
         for index in range(args.frames):
             t = 1.0 + index * SCENE_SECONDS / args.frames
-            data = scene.jpeg(t)
-            truth = scene.ground_truth(t)
             if args.write:
                 scene.write_sample(t, args.write)
-            started, started_cpu = time.perf_counter(), time.process_time()
-            result = analyzer.analyze("persons", [data])
-            seconds = time.perf_counter() - started
-            cpu = time.process_time() - started_cpu
-            tally.add(truth, [person.box for person in result.persons], seconds, cpu)
-        print("\n".join(tally.lines(scene.name)))
-        total.merge(tally)
-    print("\n".join(total.lines("all scenes")))
+            frames.append((scene.name, scene.jpeg(t), scene.ground_truth(t)))
+    for label, analyzer in detectors().items():
+        print(f"== {label}")
+        analyzer.analyze("persons", [frames[0][1]])  # load the models once
+        total = Tally()
+        for name in SCENES:
+            tally = Tally()
+            for scene_name, data, truth in frames:
+                if scene_name != name:
+                    continue
+                started, started_cpu = time.perf_counter(), time.process_time()
+                result = analyzer.analyze("persons", [data])
+                seconds = time.perf_counter() - started
+                cpu = time.process_time() - started_cpu
+                tally.add(truth, [person.box for person in result.persons], seconds, cpu)
+            print("\n".join(tally.lines(name)))
+            total.merge(tally)
+        print("\n".join(total.lines("all scenes")))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,11 @@ boxes frame the clothed body (mostly the torso), not head to feet, so besides th
 matches a "covers" match is reported: a label counts as found when at least 60 % of its
 area lies inside a detection no more than 5 times its size.
 
+The old detector (OpenCV HOG + face cascade) and the new one (MoveNet MultiPose, ONNX,
+at input sides 256 and 384) run side by side on the same photos. For MoveNet a third
+box is scored too: the torso box its shoulder and hip keypoints span (the labels box
+torsos), widened by 15 % each side.
+
 Usage: .venv/bin/python bench/local_analyzer_ppe.py [PATH_TO_PPE_SAMPLE]
 """
 
@@ -20,10 +25,19 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from monitoring.backends.base import Box
-from monitoring.backends.local import LocalAnalyzer
+from monitoring.backends.base import Box, Person
+from monitoring.backends.local import LocalAnalyzer, PersonDetector
+from monitoring.backends.onbox import models
+from monitoring.backends.onbox.detector import KEYPOINT_MIN_SCORE, MoveNetDetector
 
-DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ppe-sample"
+DEFAULT_DATA = next(
+    (
+        root / "shared" / "data" / "ppe-sample"
+        for root in Path(__file__).resolve().parents
+        if (root / "shared" / "data" / "ppe-sample").is_dir()
+    ),
+    Path("../shared/data/ppe-sample"),
+)
 PERSON_CLASSES = {2, 3}
 
 
@@ -89,10 +103,20 @@ def greedy_matches(
     return len(used_truths)
 
 
-def main() -> None:
-    data = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_DATA
-    images = sorted((data / "images").glob("*.jpg"))
-    analyzer = LocalAnalyzer()
+def torso(person: Person) -> Box | None:
+    """The box of the shoulders and hips seen, 15 % wider each side; None without two
+    points."""
+    names = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
+    points = [p for p in person.keypoints if p.name in names and p.score >= KEYPOINT_MIN_SCORE]
+    if len(points) < 2:
+        return None
+    left, right = min(p.x for p in points), max(p.x for p in points)
+    top, bottom = min(p.y for p in points), max(p.y for p in points)
+    pad = 0.15 * max(right - left, 1.0)
+    return Box.from_corners(left - pad, top, right + pad, bottom)
+
+
+def measure(name: str, analyzer: LocalAnalyzer, images: list[Path], data: Path, boxes) -> None:
     analyzer.analyze("persons", [images[0].read_bytes()])  # load the models outside timing
     criteria = {
         "IoU >= 0.5": (iou, 0.5),
@@ -101,7 +125,6 @@ def main() -> None:
     }
     matched = dict.fromkeys(criteria, 0)
     truth_total = found_total = 0
-    cues: dict[str, int] = {}
     times, cpu_times = [], []
     for path in images:
         data_bytes = path.read_bytes()
@@ -113,25 +136,40 @@ def main() -> None:
             data / "labels" / f"{path.stem}.txt", result.frame_width, result.frame_height
         )
         truths = [box for label, box in labels if label in PERSON_CLASSES]
-        found = [person.box for person in result.persons]
+        found = [box for box in (boxes(person) for person in result.persons) if box is not None]
         truth_total += len(truths)
         found_total += len(found)
-        for detection in result.raw["detections"]:
-            cues[detection["cue"]] = cues.get(detection["cue"], 0) + 1
-        for name, (measure, threshold) in criteria.items():
-            matched[name] += greedy_matches(truths, found, measure, threshold)
-    print(f"images: {len(images)}, labelled persons: {truth_total}, detections: {found_total}")
-    print(f"detections by cue: {cues}")
-    for name, hits in matched.items():
+        for criterion, (how, threshold) in criteria.items():
+            matched[criterion] += greedy_matches(truths, found, how, threshold)
+    print(f"== {name}: {len(images)} images, {truth_total} labelled persons, {found_total} boxes")
+    for criterion, hits in matched.items():
         precision = hits / found_total if found_total else 0.0
         recall = hits / truth_total if truth_total else 0.0
-        print(f"{name:>14}: precision {precision:.2f}  recall {recall:.2f}  ({hits} matched)")
+        print(f"{criterion:>14}: precision {precision:.2f}  recall {recall:.2f}  ({hits} matched)")
     print(
-        f"time per image: mean {statistics.mean(times) * 1000:.0f} ms, "
-        f"median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms "
-        f"(CPU, all threads: mean {statistics.mean(cpu_times) * 1000:.0f} ms; "
-        f"OpenCV threads: {cv2.getNumThreads()})"
+        f"   time per image: mean {statistics.mean(times) * 1000:.0f} ms, "
+        f"median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms; "
+        f"CPU per image (all threads) mean {statistics.mean(cpu_times) * 1000:.0f} ms"
     )
+
+
+def main() -> None:
+    data = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_DATA
+    images = sorted((data / "images").glob("*.jpg"))
+    print(f"OpenCV threads: {cv2.getNumThreads()}; ONNX Runtime: 1 intra-op thread")
+    measure("old: OpenCV HOG + face", LocalAnalyzer(PersonDetector()), images, data, _box)
+    path = models.movenet_path()
+    if path is None:
+        print("MoveNet not installed: python -m monitoring.backends.onbox.models")
+        return
+    for side in (256, 384):
+        analyzer = LocalAnalyzer(MoveNetDetector(path, side=side))
+        measure(f"new: MoveNet side {side}, person box", analyzer, images, data, _box)
+        measure(f"new: MoveNet side {side}, torso box", analyzer, images, data, torso)
+
+
+def _box(person: Person) -> Box:
+    return person.box
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.settings import api_settings
 
 from cameras import roles
-from cameras.costs import project_analysis
+from cameras.costs import default_only_with_person, project_analysis
 from cameras.forms import analysis_errors, sample_interval_error, source_url_error
 from cameras.history import record_change, snapshot
 from cameras.models import Camera, CameraAnalysis, Frame, Region, RegionKind, Site
@@ -461,9 +461,27 @@ class CameraAnalysisSerializer(serializers.ModelSerializer):
             "interval",
             "enabled",
             "params",
+            "only_with_person",
             "projection",
         ]
         validators = []
+        extra_kwargs = {
+            "only_with_person": {
+                "required": False,
+                "help_text": gettext_lazy(
+                    "Call the vendor only when the on-box detector sees a person in the "
+                    "analysis' region (or the frame). When left out of a new analysis: on for "
+                    "a paid vendor on a camera with regions, else off."
+                ),
+            }
+        }
+
+    def create(self, validated_data):
+        if "only_with_person" not in validated_data:
+            validated_data["only_with_person"] = default_only_with_person(
+                validated_data["camera"], validated_data["account"]
+            )
+        return super().create(validated_data)
 
     @extend_schema_field(AnalysisProjectionSerializer)
     def get_projection(self, analysis: CameraAnalysis) -> dict:

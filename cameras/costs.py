@@ -14,7 +14,10 @@ The projection is a planning aid for one analysis on its own, not a bill:
   months; the yearly free quota is ignored. Prices come from the plan: 0 in the public
   beta. The other CTYun abilities are free for a limited time: 0;
 * a private Baidu deployment is licensed, not paid per call, and the local analyzer runs on
-  this server: 0.
+  this server: 0;
+* an analysis that calls only when someone is there (``only_with_person``, the on-box
+  prefilter of ``monitoring.prefilter``) is projected at the calls it made over the last
+  7 days' due frames: calls per month × (1 − the share skipped), rounded down.
 
 The price plan is ``billing.plans.plan_at(vendor, moment)`` when that module exists, else
 ``billing.pricing.DEFAULT_PLANS``.
@@ -133,6 +136,7 @@ class Projection:
     cost_per_month: Decimal | None
     basis: str
     currency: str = CURRENCY
+    calls_skipped_per_month: int = 0  # by the on-box prefilter, from recent history
 
     def as_dict(self) -> dict:
         return {
@@ -140,6 +144,7 @@ class Projection:
             "api": self.api,
             "interval": str(self.interval),
             "calls_per_month": self.calls_per_month,
+            "calls_skipped_per_month": self.calls_skipped_per_month,
             "cost_per_month": None if self.cost_per_month is None else str(self.cost_per_month),
             "currency": self.currency,
             "basis": self.basis,
@@ -160,14 +165,35 @@ def ctyun_package_cost(calls: int, specs, package_months: int) -> tuple[Decimal,
     return largest.price * count, largest.calls, count
 
 
-def project(vendor: str, api: str, interval, *, plan=None, at=None) -> Projection:
+def pays_per_call(vendor: str) -> bool:
+    """Whether calls of a ``vendor`` account are paid for, per call or from packages
+    (see ``project``): not the on-box analyzer, not a licensed private deployment."""
+    return registry.traits(vendor).metered
+
+
+def default_only_with_person(camera, account) -> bool:
+    """A new analysis calls only when someone is there when it pays per call and its
+    camera has regions drawn (the analysis looks at a region)."""
+    return pays_per_call(account.vendor) and camera.pk is not None and camera.regions.exists()
+
+
+def project(
+    vendor: str, api: str, interval, *, plan=None, at=None, skip_share: float = 0.0
+) -> Projection:
     """Projected calls and CNY per month of running ``api`` on a ``vendor`` account once
-    every ``interval`` seconds. ``plan`` overrides the plan in force."""
+    every ``interval`` seconds, ``skip_share`` of the due frames skipped by the on-box
+    prefilter. ``plan`` overrides the plan in force."""
     seconds = parse_interval(interval)
-    calls = calls_per_month(seconds)
+    due = calls_per_month(seconds)
+    calls = math.floor(due * (1 - min(max(skip_share, 0.0), 1.0)))
 
     def result(cost: Decimal | None, basis: str) -> Projection:
-        return Projection(vendor, api, seconds, calls, cost, basis)
+        if calls < due:
+            basis += " " + _(
+                "Only when someone is there: %(percent)s%% of the due frames were skipped "
+                "over the last 7 days, and as many are assumed skipped."
+            ) % {"percent": f"{skip_share * 100:.0f}"}
+        return Projection(vendor, api, seconds, calls, cost, basis, CURRENCY, due - calls)
 
     try:
         paid = registry.traits(vendor)
@@ -214,8 +240,15 @@ def project(vendor: str, api: str, interval, *, plan=None, at=None) -> Projectio
 
 
 def project_analysis(analysis) -> Projection:
-    """The projection of a saved ``CameraAnalysis``."""
-    return project(analysis.account.vendor, analysis.api, analysis.interval)
+    """The projection of a ``CameraAnalysis``, its recent prefilter skips counted."""
+    from monitoring.prefilter import recent_skip_share
+
+    return project(
+        analysis.account.vendor,
+        analysis.api,
+        analysis.interval,
+        skip_share=recent_skip_share(analysis),
+    )
 
 
 @dataclass(frozen=True)

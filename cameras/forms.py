@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cameras import roles
-from cameras.costs import api_label, camera_apis, not_on_cameras
+from cameras.costs import api_label, camera_apis, not_on_cameras, pays_per_call
 from cameras.models import Camera, CameraAnalysis, Region, RegionKind, SourceKind
 from cameras.polygons import analysis_region_error
 from monitoring.backends import registry
@@ -254,7 +254,7 @@ class CameraAnalysisForm(forms.ModelForm):
 
     class Meta:
         model = CameraAnalysis
-        fields = ["api", "account", "region", "interval", "enabled", "params"]
+        fields = ["api", "account", "region", "interval", "enabled", "params", "only_with_person"]
         widgets = {
             "interval": forms.NumberInput(attrs={"step": "0.1", "min": "0.2"}),
             "params": forms.Textarea(attrs={"rows": 2}),
@@ -270,6 +270,11 @@ class CameraAnalysisForm(forms.ModelForm):
             camera=camera, kind=RegionKind.FENCE
         ).order_by("name")
         self.fields["params"].required = False
+        if self.instance.pk is None and not self.is_bound:
+            # Shown ticked for a camera with regions; a free account turns it off on saving.
+            self.initial.setdefault(
+                "only_with_person", camera.pk is not None and camera.regions.exists()
+            )
         self.fields["params"].help_text = _(
             'Extra parameters for the API as JSON, like {"type": "headwear,upper_wear"}; '
             "areas come from the regions drawn on the camera."
@@ -286,6 +291,8 @@ class CameraAnalysisForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         api, account = cleaned.get("api"), cleaned.get("account")
+        if account is not None and not pays_per_call(account.vendor):
+            cleaned["only_with_person"] = False  # nothing to save on a free account
         if api and account is not None:
             errors = analysis_errors(
                 self.camera,

@@ -145,6 +145,16 @@ class CameraAnalysis(models.Model):
         verbose_name=_("region"),
         help_text=_("The fence region a fence analysis watches."),
     )
+    # The on-box prefilter (monitoring.prefilter): call only when the on-box detector
+    # sees a person in the analysis' region, or in the frame when it has none.
+    only_with_person = models.BooleanField(
+        _("only when someone is there"),
+        default=False,
+        help_text=_(
+            "Call the vendor only when the on-box detector sees a person in this analysis' "
+            "region (or in the frame when it has none); other frames are skipped and counted."
+        ),
+    )
 
     class Meta:
         ordering = ["camera", "api"]
@@ -165,6 +175,27 @@ class CameraAnalysis(models.Model):
 
     def __str__(self) -> str:
         return f"{self.camera_id} {self.api} via {self.account_id}"
+
+
+class PrefilterSkips(models.Model):
+    """Frames an analysis skipped on one day because the on-box detector saw nobody
+    (``CameraAnalysis.only_with_person``): the vendor calls saved."""
+
+    analysis = models.ForeignKey(
+        CameraAnalysis, on_delete=models.CASCADE, related_name="prefilter_skips"
+    )
+    day = models.DateField(_("day"))
+    frames = models.PositiveIntegerField(_("frames skipped"), default=0)
+
+    class Meta:
+        verbose_name = _("frames skipped (nobody there)")
+        verbose_name_plural = _("frames skipped (nobody there)")
+        constraints = [
+            models.UniqueConstraint(fields=["analysis", "day"], name="prefilter_skips_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"analysis {self.analysis_id} {self.day}: {self.frames} skipped"
 
 
 class RegionKind(models.TextChoices):

@@ -34,6 +34,7 @@ from cameras.history import camera_history, record_change, snapshot
 from cameras.models import Camera, CameraAnalysis, Frame, RegionKind
 from cameras.polygons import KIND_COLOURS, limits_for_camera
 from monitoring.models import VendorAccount
+from monitoring.prefilter import saved_this_month
 
 logger = logging.getLogger(__name__)
 configure_required = permission_required(roles.CONFIGURE, raise_exception=True)
@@ -144,6 +145,7 @@ def _camera_form_page(request, camera: Camera | None):
         for analysis in analyses:
             analysis.projection = project_analysis(analysis)
             analysis.label = api_label(analysis.api)
+            analysis.saved_this_month = saved_this_month(analysis)
         context.update(
             analyses=analyses,
             cost=camera_cost(camera),

@@ -57,7 +57,7 @@ from billing.usage import ledger_request_id
 from cameras.costs import not_on_cameras
 from cameras.models import Camera, CameraAnalysis, Frame, Health, Region, RegionKind
 from cameras.polygons import rescale
-from monitoring import camera_setup
+from monitoring import camera_setup, prefilter
 from monitoring.analysis_models import (
     AnalysisState,
     FrameAnalysis,
@@ -310,6 +310,8 @@ def _run_analyses(
                 continue  # not due on this frame
             row, was_available = claimed
         if row.status == FrameAnalysisStatus.PENDING:
+            if prefilter.skips(frame, analysis, row, regions):
+                continue  # nobody there: no paid call (monitoring.prefilter)
             row = _call(frame, camera, analysis, row, regions, delivery)
             changed |= _record_availability(analysis, row, now, was_available)
         outcome.analyses.append(

@@ -1,7 +1,8 @@
-"""The on-box analyzer of the embedded default: person detection on the CPU with what
-ships inside opencv-python-headless 4.x, nothing downloaded.
+"""The on-box analyzer of the embedded default: person detection on the CPU.
 
-Cues:
+The detector is MoveNet MultiPose (``onbox/``: persons with boxes, scores, 17 keypoints
+and a posture), when the install step fetched and converted its model; otherwise, as the
+last fallback, what ships inside opencv-python-headless 4.x. Fallback cues:
 - ``hog``: OpenCV's default HOG + linear SVM people detector (upright, mostly whole
   bodies at least ~100 px tall in the working image), multi-scale, with non-maximum
   suppression.
@@ -13,7 +14,8 @@ Cues:
 APIs, shaped like the vendors' so rules and the pipeline treat every backend alike:
 ``persons``; ``body_num`` (Baidu crowd count with ``area`` polygons); ``fence`` (CTYun
 electronic fence over a list of images); ``body_tracking`` (Baidu dynamic in/out flow,
-one centroid tracker per ``case_id``, kept in this process). Boxes are in pixels of the
+one centroid tracker per ``case_id``, kept in this process); ``fall`` (CTYun's fall
+window, scored from the posture of the detected people, MoveNet only). Boxes are in pixels of the
 image given, EXIF orientation applied.
 """
 
@@ -33,9 +35,11 @@ from .base import (
     ON_BOX,
     AnalysisResult,
     ApiSpec,
+    Attribute,
     BadRequest,
     Box,
     InvalidImage,
+    Keypoint,
     Person,
     Unsupported,
     VendorTraits,
@@ -66,9 +70,11 @@ class Detection:
 
     box: Box
     score: float
-    cue: str  # "hog", "face" or "motion"
+    cue: str  # "movenet", "hog", "face" or "motion"
     strength: float  # the cue's own measure: SVM margin, cascade neighbours, blob area
     face: Box | None = None  # the face a "face" person was inferred from
+    keypoints: tuple[Keypoint, ...] = ()  # "movenet": 17 COCO body points
+    posture: str | None = None  # "movenet": "upright", "down" or "unknown"
 
     def as_dict(self) -> dict[str, Any]:
         found: dict[str, Any] = {
@@ -79,6 +85,8 @@ class Detection:
         }
         if self.face is not None:
             found["face"] = {key: round(value, 1) for key, value in self.face.as_dict().items()}
+        if self.posture is not None:
+            found["posture"] = self.posture
         return found
 
 
@@ -291,17 +299,12 @@ def _rescale(detection: Detection, factor: float, width: int, height: int) -> De
     )
 
 
-_default_detector: PersonDetector | None = None
-_default_lock = threading.Lock()
+def default_detector() -> Detector:
+    """The process-wide detector, built on first use: MoveNet when its model is
+    installed, else this module's HOG + face detector."""
+    from .onbox.detector import best_detector
 
-
-def default_detector() -> PersonDetector:
-    """The process-wide detector, built on first use."""
-    global _default_detector
-    with _default_lock:
-        if _default_detector is None:
-            _default_detector = PersonDetector()
-        return _default_detector
+    return best_detector()
 
 
 # ---------------------------------------------------------------- tracking
@@ -450,6 +453,9 @@ def _foot(box: Box, width: int, height: int) -> tuple[float, float]:
     return (min(max(x, 0.0), width - 1.0), min(max(y, 0.0), height - 1.0))
 
 
+_UP = Attribute("upright", 0.0)
+
+
 def _truthy(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
@@ -459,6 +465,9 @@ def _polygon_in_frame(polygon: Polygon, width: int, height: int, origin: float) 
 
 
 # What each on-box analysis needs and gives; nothing is counted by anyone.
+FALL_MAX_IMAGES = 64
+FALL_ADVISED_IMAGES = 16
+
 LOCAL_SPECS: dict[str, ApiSpec] = {
     spec.name: spec
     for spec in (
@@ -481,6 +490,15 @@ LOCAL_SPECS: dict[str, ApiSpec] = {
             region=True,
             metered=False,
             results=frozenset({"persons", "person_count", "flow_in", "flow_out"}),
+        ),
+        # Like CTYun's fall (4.3.5 摔倒识别: at most 64 images, 16 or more advised), from
+        # posture: the share of the window's frames with someone lying down.
+        ApiSpec(
+            "fall",
+            max_frames=FALL_MAX_IMAGES,
+            advised_frames=FALL_ADVISED_IMAGES,
+            metered=False,
+            results=frozenset({"persons", "sequence_score", "per_image"}),
         ),
     )
 }
@@ -526,6 +544,8 @@ class LocalAnalyzer:
             raise BadRequest("no image given", vendor=VENDOR, api=api)
         if api == "fence":
             return self._fence(images, params)
+        if api == "fall":
+            return self._fall(images)
         if len(images) != 1:
             raise BadRequest(f"{api} takes one image, got {len(images)}", vendor=VENDOR, api=api)
         if api == "persons":
@@ -559,16 +579,26 @@ class LocalAnalyzer:
 
     @staticmethod
     def _person(detection: Detection, track_id: int | None = None) -> Person:
-        return Person(box=detection.box, score=detection.score, track_id=track_id)
+        attributes = {}
+        if detection.posture is not None:
+            attributes["posture"] = Attribute(detection.posture, detection.score)
+        return Person(
+            box=detection.box,
+            score=detection.score,
+            keypoints=list(detection.keypoints),
+            attributes=attributes,
+            track_id=track_id,
+        )
 
     # ------------------------------------------------------------ APIs
 
-    def _persons(self, data: bytes) -> AnalysisResult:
-        rgb = self._decode(data, "persons")
+    def _persons(self, data: bytes, api: str = "persons") -> AnalysisResult:
+        """Everyone found on one image (also a ``fall`` window's per-image answer)."""
+        rgb = self._decode(data, api)
         found = self._detect(rgb)
         return AnalysisResult(
             vendor=VENDOR,
-            api="persons",
+            api=api,
             frame_width=rgb.shape[1],
             frame_height=rgb.shape[0],
             persons=[self._person(detection) for detection in found],
@@ -700,6 +730,42 @@ class LocalAnalyzer:
                 "message": {"success": len(images) - failures, "fail": failures},
                 "area": polygon,
             },
+        )
+
+    def _fall(self, images: list[bytes]) -> AnalysisResult:
+        """CTYun's fall window answered from posture: the sequence score is the share of
+        the window's frames with a person down (weighted by the pose score), so a body
+        lying for the whole window scores near 1 and one frame's odd pose scores little."""
+        if self.method.startswith("opencv"):
+            raise Unsupported(
+                "the on-box fall check needs the MoveNet model (see docs/onbox.md)",
+                vendor=VENDOR,
+                api="fall",
+            )
+        frames = [self._persons(data, "fall") for data in images]
+        down_scores = [
+            max(
+                (
+                    p.score
+                    for p in frame.persons
+                    if p.attributes.get("posture", _UP).value == "down"
+                ),
+                default=0.0,
+            )
+            for frame in frames
+        ]
+        last = frames[-1]
+        score = sum(down_scores) / len(down_scores)
+        return AnalysisResult(
+            vendor=VENDOR,
+            api="fall",
+            frame_width=last.frame_width,
+            frame_height=last.frame_height,
+            persons=list(last.persons),
+            person_count=last.person_count,
+            sequence_score=round(score, 4),
+            per_image=frames if len(frames) > 1 else [],
+            raw={"method": self.method, "down_scores": [round(v, 4) for v in down_scores]},
         )
 
     def _body_tracking(self, data: bytes, params: dict) -> AnalysisResult:

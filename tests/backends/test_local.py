@@ -361,7 +361,8 @@ def test_a_blank_frame_has_no_persons():
     result = LocalAnalyzer().analyze("persons", [blank()])
     assert result.persons == []
     assert result.person_count == 0
-    assert result.raw["method"].startswith("opencv")
+    # MoveNet when the install step made its model, OpenCV's HOG + face cascade otherwise.
+    assert result.raw["method"].startswith(("movenet", "opencv"))
 
 
 def test_non_maximum_suppression_keeps_the_best_of_overlapping_and_nested_boxes():
