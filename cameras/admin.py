@@ -19,6 +19,7 @@ from cameras.forms import (
 from cameras.history import record_change, snapshot
 from cameras.models import Camera, CameraAnalysis, ChangeRecord, Frame, Region, Site
 from cameras.polygons import NON_FIELD, region_errors
+from monitoring.models import visible_accounts
 
 
 class HistoryAdminMixin:
@@ -152,6 +153,14 @@ class CameraAnalysisAdminForm(forms.ModelForm):
 class CameraAnalysisAdmin(HistoryAdminMixin, SiteScopedAdminMixin, admin.ModelAdmin):
     form = CameraAnalysisAdminForm
     site_path = "camera__site"
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "account":
+            kwargs["queryset"] = visible_accounts(request.user).order_by("name")
+        elif db_field.name == "camera" and not request.user.is_superuser:
+            kwargs["queryset"] = Camera.objects.filter(site__in=roles.sites_for(request.user))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     list_display = ("camera", "api", "account", "interval", "enabled")
     list_filter = ("api", "enabled")
 

@@ -50,7 +50,7 @@ from cameras.history import record_change, snapshot
 from cameras.models import Camera, CameraAnalysis, Frame, Region, RegionKind, Site
 from cameras.polygons import NON_FIELD, region_errors
 from monitoring.apiutils import id_filter, parse_id
-from monitoring.models import VendorAccount
+from monitoring.models import visible_accounts
 
 # --------------------------------------------------------------------------- access
 
@@ -428,10 +428,19 @@ class CameraPrimaryKeyField(serializers.PrimaryKeyRelatedField):
         return Camera.objects.filter(site__in=roles.sites_for(_request_user(self)))
 
 
+class VisibleAccountField(serializers.PrimaryKeyRelatedField):
+    """A vendor account of the caller's sites, or a shared one, by id."""
+
+    def get_queryset(self):
+        return visible_accounts(_request_user(self))
+
+
 class CameraAnalysisSerializer(serializers.ModelSerializer):
     camera = CameraPrimaryKeyField(help_text=gettext_lazy("The camera's id; fixed once created."))
-    account = serializers.PrimaryKeyRelatedField(
-        queryset=VendorAccount.objects.all(), help_text=gettext_lazy("The vendor account's id.")
+    account = VisibleAccountField(
+        help_text=gettext_lazy(
+            "The vendor account's id: one of the camera's site, or a shared one."
+        )
     )
     projection = serializers.SerializerMethodField()
 

@@ -18,6 +18,8 @@ from cameras import roles
 from cameras.costs import api_label, vendor_apis
 from cameras.models import Camera, CameraAnalysis, SourceKind
 from cameras.polygons import analysis_region_error
+from cameras.sources.files import OUTSIDE_ROOTS, allowed_path
+from monitoring.models import accounts_for_site
 
 # Baidu tracking: "最大时差不超过500ms, 即: 抽帧频率需要大于2fps" (body_tracking FAQ).
 BODY_TRACKING_MAX_INTERVAL = 0.5
@@ -36,6 +38,8 @@ def source_url_error(kind: str, url: str) -> str | None:
         return _("Give the address of the source.")
     if any(character.isspace() or ord(character) < 32 for character in url):
         return _("The address must not contain spaces or control characters.")
+    if kind == SourceKind.FILE and allowed_path(url) is None:
+        return str(OUTSIDE_ROOTS)
     schemes = _SCHEMES.get(kind)
     if schemes is None:
         return None
@@ -86,7 +90,12 @@ def analysis_errors(
     """Why ``camera`` cannot run ``api`` through ``account`` every ``interval`` seconds
     (as a new analysis, or replacing ``analysis_id``): one reason per field."""
     errors: dict[str, str] = {}
-    if account is not None:
+    if account is not None and account.site_id not in (None, camera.site_id):
+        errors["account"] = _(
+            "The account “%(account)s” belongs to another site: choose one of this "
+            "camera's site or a shared one."
+        ) % {"account": account.name}
+    elif account is not None:
         offered = vendor_apis(account.vendor)
         if api not in offered:
             errors["api"] = _(
@@ -221,7 +230,7 @@ class CameraAnalysisForm(forms.ModelForm):
         self.camera = camera
         self.instance.camera = camera
         self.fields["api"].choices = _api_choices()
-        self.fields["account"].queryset = self.fields["account"].queryset.order_by("name")
+        self.fields["account"].queryset = accounts_for_site(camera.site_id).order_by("name")
         self.fields["params"].required = False
         self.fields["params"].help_text = _(
             'Extra parameters for the API as JSON, like {"type": "headwear,upper_wear"}; '

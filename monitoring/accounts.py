@@ -3,6 +3,9 @@ with the Django admin.
 
 Credentials are write-only here: the form never carries a stored secret back to the
 browser, says "•••• set" instead, and keeps the stored value when its input is left blank.
+
+Admins list their sites' accounts and the shared ones; they change their sites' only
+(a shared account opens read-only for them, and another site's is not found).
 """
 
 from __future__ import annotations
@@ -10,12 +13,13 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 
 from cameras import roles
-from monitoring.models import SECRET_FIELDS, VendorAccount
+from monitoring.models import SECRET_FIELDS, VendorAccount, visible_accounts
 
 SECRET_SET_TEXT = _("•••• set")
 
@@ -46,6 +50,7 @@ class VendorAccountForm(forms.ModelForm):
         model = VendorAccount
         fields = [
             "name",
+            "site",
             "vendor",
             "base_url",
             "api_key",
@@ -71,10 +76,16 @@ class VendorAccountForm(forms.ModelForm):
     # The Django admin shows "•••• set" in the help text; the pages show it by the label.
     status_in_help = True
 
-    def __init__(self, *args, status_in_help: bool | None = None, **kwargs):
+    # The user the form edits for; the Django admin sets it on the class it builds.
+    user = None
+
+    def __init__(self, *args, status_in_help: bool | None = None, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         if status_in_help is not None:
             self.status_in_help = status_in_help
+        if user is not None:
+            self.user = user
+        self._limit_sites()
         editing = self.instance.pk is not None
         # Whether each credential is stored, taken before the submitted data touches the
         # instance; the stored secret itself must not reach the page, not even as initial.
@@ -96,6 +107,21 @@ class VendorAccountForm(forms.ModelForm):
             vendor.help_text = _("The vendor of an existing account cannot change.")
         self.fields["ports"].required = False
 
+    def _limit_sites(self) -> None:
+        """Superusers may leave the site empty (a shared account); others pick one of
+        their sites."""
+        if self.user is None or "site" not in self.fields:
+            return
+        site = self.fields["site"]
+        site.queryset = roles.sites_for(self.user).order_by("name")
+        if not self.user.is_superuser:
+            site.required = True
+            site.empty_label = None
+
+    def read_only(self) -> None:
+        for field in self.fields.values():
+            field.disabled = True
+
     def page_rows(self) -> list[tuple[forms.BoundField, bool | None]]:
         """Each field with, for credentials, whether a value is stored (None otherwise)."""
         return [
@@ -112,6 +138,9 @@ class VendorAccountForm(forms.ModelForm):
             if not cleaned.get(name):
                 # Blank keeps what is stored: the instance is left as it is.
                 cleaned.pop(name, None)
+        self.instance.entered_secrets = frozenset(
+            name for name in SECRET_FIELDS if cleaned.get(name)
+        )
         return cleaned
 
 
@@ -121,7 +150,7 @@ _sensitive = sensitive_post_parameters(*SECRET_FIELDS)
 @login_required
 @permission_required(roles.CONFIGURE, raise_exception=True)
 def vendor_account_list(request):
-    accounts = VendorAccount.objects.order_by("name")
+    accounts = visible_accounts(request.user).select_related("site").order_by("name")
     return render(request, "monitoring/vendor_account_list.html", {"accounts": accounts})
 
 
@@ -129,24 +158,37 @@ def vendor_account_list(request):
 @login_required
 @permission_required(roles.CONFIGURE, raise_exception=True)
 def vendor_account_new(request):
-    form = VendorAccountForm(request.POST or None, status_in_help=False)
+    form = VendorAccountForm(request.POST or None, status_in_help=False, user=request.user)
     if request.method == "POST" and form.is_valid():
         account = form.save()
         messages.success(request, _("Vendor account “%(name)s” added.") % {"name": account.name})
         return redirect("vendor_account_list")
-    return render(request, "monitoring/vendor_account_form.html", {"form": form, "account": None})
+    return render(
+        request,
+        "monitoring/vendor_account_form.html",
+        {"form": form, "account": None, "editable": True},
+    )
 
 
 @_sensitive
 @login_required
 @permission_required(roles.CONFIGURE, raise_exception=True)
 def vendor_account_edit(request, pk: int):
-    account = get_object_or_404(VendorAccount, pk=pk)
-    form = VendorAccountForm(request.POST or None, instance=account, status_in_help=False)
+    account = get_object_or_404(visible_accounts(request.user), pk=pk)
+    editable = request.user.is_superuser or account.site_id is not None
+    if request.method == "POST" and not editable:
+        raise PermissionDenied(_("Shared vendor accounts can be changed by superusers only."))
+    form = VendorAccountForm(
+        request.POST or None, instance=account, status_in_help=False, user=request.user
+    )
+    if not editable:
+        form.read_only()
     if request.method == "POST" and form.is_valid():
         account = form.save()
         messages.success(request, _("Vendor account “%(name)s” saved.") % {"name": account.name})
         return redirect("vendor_account_list")
     return render(
-        request, "monitoring/vendor_account_form.html", {"form": form, "account": account}
+        request,
+        "monitoring/vendor_account_form.html",
+        {"form": form, "account": account, "editable": editable},
     )

@@ -70,6 +70,21 @@ def env_list(name: str, default: list[str], environ: dict[str, str] | None = Non
     return items
 
 
+def env_paths(name: str, default: list[Path], environ: dict[str, str] | None = None) -> list[Path]:
+    """A colon-separated list of absolute folders (like ``PATH``)."""
+    value = _raw(name, environ)
+    if value is None:
+        return list(default)
+    items = [item.strip() for item in value.split(":")]
+    if any(not item for item in items):
+        raise ImproperlyConfigured(f"{name}={value!r} has an empty item in its colon list")
+    paths = [Path(item).expanduser() for item in items]
+    relative = [str(path) for path in paths if not path.is_absolute()]
+    if relative:
+        raise ImproperlyConfigured(f"{name} must list absolute folders; not {', '.join(relative)}")
+    return paths
+
+
 def env_time_zone(name: str, default: str, environ: dict[str, str] | None = None) -> str:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 

@@ -20,6 +20,7 @@ from monitoring.env import (
     env_int,
     env_language,
     env_list,
+    env_paths,
     env_str,
     env_time_zone,
     parse_database_url,
@@ -224,6 +225,9 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+# Folders a "file" camera source may read from, checked after resolving links; the
+# product's own data (DATA_DIR, MEDIA_ROOT) is refused even under one of them.
+CAMERA_FILE_ROOTS = env_paths("CAMERA_FILE_ROOTS", [BASE_DIR / "camera-files"])
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 
