@@ -6,6 +6,7 @@ are read-only."""
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
@@ -65,6 +66,17 @@ class SiteAdmin(HistoryAdminMixin, admin.ModelAdmin):
         if request.user.is_superuser:
             return super().get_queryset(request)
         return roles.sites_for(request.user)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        # Members to choose from: the users of the editor's own sites (all for superusers).
+        if db_field.name == "members" and not request.user.is_superuser:
+            kwargs["queryset"] = (
+                get_user_model()
+                .objects.filter(sites__in=roles.sites_for(request.user))
+                .distinct()
+                .order_by("username")
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
 class CameraAdminForm(forms.ModelForm):

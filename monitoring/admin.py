@@ -12,7 +12,12 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from cameras import roles
 from monitoring.accounts import VendorAccountForm
+from monitoring.auth import ThrottledAdminAuthenticationForm
 from monitoring.models import SECRET_FIELDS, VendorAccount, visible_accounts
+
+
+# The admin's sign-in form counts failures with the login page's throttle.
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 def _owned_or_superuser(request, account: VendorAccount | None) -> bool:

@@ -40,8 +40,7 @@ def process_table(host: str, port: int, extra: list[tuple[str, list[str]]]):
     return [
         (
             "web",
-            [python, "-m", "daphne", "-b", host, "-p", str(port), "--proxy-headers"]
-            + ["monitoring.asgi:application"],
+            [python, "-m", "daphne", "-b", host, "-p", str(port)] + ["monitoring.asgi:application"],
         ),
         (
             "worker",
