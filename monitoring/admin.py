@@ -15,7 +15,6 @@ from monitoring.accounts import VendorAccountForm
 from monitoring.auth import ThrottledAdminAuthenticationForm
 from monitoring.models import SECRET_FIELDS, VendorAccount, visible_accounts
 
-
 # The admin's sign-in form counts failures with the login page's throttle.
 admin.site.login_form = ThrottledAdminAuthenticationForm
 
