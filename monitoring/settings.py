@@ -276,19 +276,35 @@ METERING_QPS_WAIT = float(env_int("METERING_QPS_WAIT_MS", 1000, minimum=0)) / 10
 METERING_CTYUN_QPS = env_int("METERING_CTYUN_QPS", 5, minimum=1)
 
 # The vendor emulator under /sandbox/ (see docs/sandbox.md). Limits are off unless set.
+# Off unless debug mode is on or SANDBOX_ENABLED says so; in production it answers (and
+# runs the on-box analyzer) only for callers holding credentials set for this server:
+# the public defaults below are refused there.
+_SANDBOX_CREDENTIALS = {
+    "BAIDU_API_KEY": ("SANDBOX_BAIDU_API_KEY", "sandbox-ak"),
+    "BAIDU_SECRET_KEY": ("SANDBOX_BAIDU_SECRET_KEY", "sandbox-sk"),
+    "CTYUN_AK": ("SANDBOX_CTYUN_AK", "sandbox-ak"),
+    "CTYUN_SK": ("SANDBOX_CTYUN_SK", "sandbox-sk"),
+    "CTYUN_APPKEY": ("SANDBOX_CTYUN_APPKEY", "sandbox-appkey"),
+}
 SANDBOX = {
-    "ENABLED": env_bool("SANDBOX_ENABLED", True),
-    "BAIDU_API_KEY": env_str("SANDBOX_BAIDU_API_KEY", "sandbox-ak"),
-    "BAIDU_SECRET_KEY": env_str("SANDBOX_BAIDU_SECRET_KEY", "sandbox-sk"),
-    "CTYUN_AK": env_str("SANDBOX_CTYUN_AK", "sandbox-ak"),
-    "CTYUN_SK": env_str("SANDBOX_CTYUN_SK", "sandbox-sk"),
-    "CTYUN_APPKEY": env_str("SANDBOX_CTYUN_APPKEY", "sandbox-appkey"),
+    "ENABLED": env_bool("SANDBOX_ENABLED", DEBUG),
+    **{key: env_str(name, default) for key, (name, default) in _SANDBOX_CREDENTIALS.items()},
     # Requests per second per API and credential; 0 means no limit.
     "QPS_LIMIT": env_int("SANDBOX_QPS_LIMIT", 0, minimum=0),
     # Calls allowed per API per day (Baidu 17) and in total (Baidu 19, CTYun 51003); 0 = off.
     "DAILY_QUOTA": env_int("SANDBOX_DAILY_QUOTA", 0, minimum=0),
     "TOTAL_QUOTA": env_int("SANDBOX_TOTAL_QUOTA", 0, minimum=0),
 }
+
+if SANDBOX["ENABLED"] and not DEBUG:
+    _public = [
+        name for key, (name, default) in _SANDBOX_CREDENTIALS.items() if SANDBOX[key] == default
+    ]
+    if _public:
+        raise ImproperlyConfigured(
+            "SANDBOX_ENABLED=true in production needs credentials of its own, not the public "
+            f"defaults: set {', '.join(_public)} (or leave the sandbox off)"
+        )
 
 LOGGING = {
     "version": 1,
