@@ -50,6 +50,7 @@ from cameras.history import record_change, snapshot
 from cameras.models import Camera, CameraAnalysis, Frame, Region, RegionKind, Site
 from cameras.polygons import NON_FIELD, region_errors
 from monitoring.apiutils import id_filter, parse_id
+from monitoring.crypto import needs_reentry
 from monitoring.models import visible_accounts
 
 # --------------------------------------------------------------------------- access
@@ -196,6 +197,12 @@ class CameraSerializer(serializers.ModelSerializer):
     password_set = serializers.SerializerMethodField(
         help_text=gettext_lazy("Whether a password is stored (it is never returned).")
     )
+    password_needs_reentry = serializers.SerializerMethodField(
+        help_text=gettext_lazy(
+            "Whether the stored password cannot be read with this server's keys and must be "
+            "typed again."
+        )
+    )
     latest_frame = serializers.SerializerMethodField(
         help_text=gettext_lazy("URL of the latest frame's JPEG, or null when there is none.")
     )
@@ -212,6 +219,7 @@ class CameraSerializer(serializers.ModelSerializer):
             "password",
             "clear_password",
             "password_set",
+            "password_needs_reentry",
             "sample_interval",
             "enabled",
             "frame_retention_hours",
@@ -240,6 +248,10 @@ class CameraSerializer(serializers.ModelSerializer):
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_password_set(self, camera: Camera) -> bool:
         return bool(camera.password)
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_password_needs_reentry(self, camera: Camera) -> bool:
+        return needs_reentry(camera.password)
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_latest_frame(self, camera: Camera) -> str | None:

@@ -19,6 +19,7 @@ from cameras.costs import api_label, vendor_apis
 from cameras.models import Camera, CameraAnalysis, SourceKind
 from cameras.polygons import analysis_region_error
 from cameras.sources.files import OUTSIDE_ROOTS, allowed_path
+from monitoring.crypto import NEEDS_REENTRY_TEXT, needs_reentry
 from monitoring.models import accounts_for_site
 
 # Baidu tracking: "最大时差不超过500ms, 即: 抽帧频率需要大于2fps" (body_tracking FAQ).
@@ -176,8 +177,14 @@ class CameraForm(forms.ModelForm):
         self.fields["site"].queryset = roles.sites_for(user).order_by("name")
         self.fields["site"].empty_label = None
         self.password_stored = bool(self.instance.pk and self.instance.password)
+        self.password_unreadable = needs_reentry(self.instance.password)
         self.initial.pop("password", None)
         password = self.fields["password"]
+        if self.password_unreadable:
+            password.widget.attrs["placeholder"] = str(NEEDS_REENTRY_TEXT)
+            password.help_text = _(
+                "The stored password cannot be read with this server's keys: type it again."
+            )
         if self.password_stored:
             password.widget.attrs["placeholder"] = str(SECRET_SET_TEXT)
             password.help_text = _("Leave blank to keep the stored password.")

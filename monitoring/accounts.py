@@ -19,9 +19,11 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 
 from cameras import roles
+from monitoring.crypto import NEEDS_REENTRY_TEXT, needs_reentry
 from monitoring.models import SECRET_FIELDS, VendorAccount, visible_accounts
 
 SECRET_SET_TEXT = _("•••• set")
+REENTRY = "reentry"
 
 
 class VendorAccountForm(forms.ModelForm):
@@ -89,12 +91,23 @@ class VendorAccountForm(forms.ModelForm):
         editing = self.instance.pk is not None
         # Whether each credential is stored, taken before the submitted data touches the
         # instance; the stored secret itself must not reach the page, not even as initial.
-        self.stored_secrets = {name: bool(getattr(self.instance, name)) for name in SECRET_FIELDS}
+        self.stored_secrets = {
+            name: REENTRY
+            if needs_reentry(getattr(self.instance, name))
+            else bool(getattr(self.instance, name))
+            for name in SECRET_FIELDS
+        }
         for name in SECRET_FIELDS:
             self.initial.pop(name, None)
             field = self.fields[name]
             model_help = VendorAccount._meta.get_field(name).help_text
-            if self.stored_secrets[name]:
+            if self.stored_secrets[name] == REENTRY:
+                field.widget.attrs["placeholder"] = str(NEEDS_REENTRY_TEXT)
+                field.help_text = _(
+                    "The stored value cannot be read with this server's keys: type it again. "
+                    "%(help)s"
+                ) % {"help": model_help}
+            elif self.stored_secrets[name]:
                 field.widget.attrs["placeholder"] = str(SECRET_SET_TEXT)
                 keep = _("Leave blank to keep the stored value; type a new one to replace it.")
                 status = f"{SECRET_SET_TEXT}. " if self.status_in_help else ""
@@ -122,8 +135,9 @@ class VendorAccountForm(forms.ModelForm):
         for field in self.fields.values():
             field.disabled = True
 
-    def page_rows(self) -> list[tuple[forms.BoundField, bool | None]]:
-        """Each field with, for credentials, whether a value is stored (None otherwise)."""
+    def page_rows(self) -> list[tuple[forms.BoundField, bool | str | None]]:
+        """Each field with, for credentials, whether a value is stored (``REENTRY``: one
+        that cannot be read) and None for other fields."""
         return [
             (self[name], self.stored_secrets[name] if name in SECRET_FIELDS else None)
             for name in self.fields

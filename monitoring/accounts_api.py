@@ -96,6 +96,14 @@ class VendorAccountSerializer(serializers.ModelSerializer):
     app_key_set = serializers.BooleanField(
         read_only=True, help_text=_("Whether an AppKey is stored.")
     )
+    needs_reentry = serializers.ListField(
+        source="secrets_needing_reentry",
+        child=serializers.CharField(),
+        read_only=True,
+        help_text=_(
+            "Credentials stored with a key this server no longer has: they must be typed again."
+        ),
+    )
     ports = serializers.DictField(
         child=serializers.IntegerField(min_value=1, max_value=65535),
         required=False,
@@ -121,6 +129,7 @@ class VendorAccountSerializer(serializers.ModelSerializer):
             "api_key_set",
             "secret_key_set",
             "app_key_set",
+            "needs_reentry",
             "ports",
             "certification",
             "free_quota_claimed_at",

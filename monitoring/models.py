@@ -26,7 +26,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from monitoring.backends.base import ClientSettings, Timeouts
-from monitoring.crypto import EncryptedTextField
+from monitoring.crypto import EncryptedTextField, needs_reentry
 
 SECRET_FIELDS = ("api_key", "secret_key", "app_key")
 
@@ -220,6 +220,11 @@ class VendorAccount(models.Model):
     @property
     def app_key_set(self) -> bool:
         return bool(self.app_key)
+
+    @property
+    def secrets_needing_reentry(self) -> list[str]:
+        """The credentials stored with a key this server no longer has."""
+        return [name for name in SECRET_FIELDS if needs_reentry(getattr(self, name))]
 
     @property
     def needs_credentials(self) -> bool:

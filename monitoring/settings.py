@@ -54,6 +54,23 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
+
+def _field_encryption_keys() -> list[str] | None:
+    """Keys of the encrypted fields (monitoring/crypto.py), newest first: the first writes,
+    every one reads. Unset, SECRET_KEY is the key (in debug mode the generated
+    ``dev-secret-key`` file of the data folder)."""
+    keys = env_list("FIELD_ENCRYPTION_KEYS", [])
+    if not keys:
+        return None
+    if not DEBUG and any(len(key) < 32 for key in keys):
+        raise ImproperlyConfigured(
+            "Every FIELD_ENCRYPTION_KEYS entry must be at least 32 random characters in production"
+        )
+    return keys
+
+
+FIELD_ENCRYPTION_KEYS = _field_encryption_keys()
 ALLOWED_HOSTS = env_list(
     "DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else []
 )
