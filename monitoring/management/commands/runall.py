@@ -40,7 +40,8 @@ def process_table(host: str, port: int, extra: list[tuple[str, list[str]]]):
     return [
         (
             "web",
-            [python, "-m", "daphne", "-b", host, "-p", str(port)] + ["monitoring.asgi:application"],
+            [python, "-m", "monitoring.serve", "-b", host, "-p", str(port)]
+            + ["monitoring.asgi:application"],
         ),
         (
             "worker",
