@@ -24,7 +24,8 @@ AK, SK = "AK-logged-3e4r5t", "SK-logged-6y7u8i"
 @pytest.mark.parametrize(
     "text",
     [
-        f"POST /sandbox/baidu/oauth/2.0/token?grant_type=client_credentials&client_id={AK}&client_secret={SK}",
+        f"POST /sandbox/baidu/oauth/2.0/token?grant_type=client_credentials"
+        f"&client_id={AK}&client_secret={SK}",
         f"GET /rest/2.0/image-classify/v1/body_attr?access_token={SK}",
         f"https://aip.baidubce.com/oauth/2.0/token?CLIENT_SECRET={SK}&client_id={AK}",
         f"body: client_secret%3D{SK}",
