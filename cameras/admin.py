@@ -14,6 +14,7 @@ from cameras import roles
 from cameras.forms import (
     SECRET_SET_TEXT,
     analysis_errors,
+    password_reentry_error,
     sample_interval_error,
     source_url_error,
 )
@@ -115,6 +116,14 @@ class CameraAdminForm(forms.ModelForm):
         problem = source_url_error(cleaned.get("source_kind", ""), cleaned.get("source_url", ""))
         if problem:
             self.add_error("source_url", problem)
+        problem = password_reentry_error(
+            self.instance,
+            cleaned.get("source_kind", ""),
+            cleaned.get("source_url", ""),
+            bool(cleaned.get("password")),
+        )
+        if problem:
+            self.add_error("password", problem)
         if self.instance.pk and cleaned.get("sample_interval") is not None:
             problem = sample_interval_error(self.instance, cleaned["sample_interval"])
             if problem:

@@ -45,7 +45,12 @@ from rest_framework.settings import api_settings
 
 from cameras import roles
 from cameras.costs import project_analysis
-from cameras.forms import analysis_errors, sample_interval_error, source_url_error
+from cameras.forms import (
+    analysis_errors,
+    password_reentry_error,
+    sample_interval_error,
+    source_url_error,
+)
 from cameras.history import record_change, snapshot
 from cameras.models import Camera, CameraAnalysis, Frame, Region, RegionKind, Site
 from cameras.polygons import NON_FIELD, region_errors
@@ -275,6 +280,14 @@ class CameraSerializer(serializers.ModelSerializer):
             problem = source_url_error(kind, attrs["source_url"])
             if problem:
                 errors["source_url"] = problem
+            problem = password_reentry_error(
+                instance,
+                kind,
+                attrs["source_url"],
+                bool(attrs.get("password") or attrs.get("clear_password")),
+            )
+            if problem:
+                errors["password"] = problem
         site = attrs.get("site", getattr(instance, "site", None))
         name = attrs.get("name", getattr(instance, "name", None))
         if site is not None and name is not None:

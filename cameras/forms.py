@@ -66,6 +66,21 @@ def source_url_error(kind: str, url: str) -> str | None:
     return None
 
 
+def password_reentry_error(
+    camera: Camera | None, kind: str, url: str, password_entered: bool
+) -> str | None:
+    """A stored password goes only to the address it was entered for: a camera whose kind
+    or address changes must be given its password again (or have it removed)."""
+    if camera is None or camera.pk is None or password_entered or not camera.password:
+        return None
+    if (kind, (url or "").strip()) == (camera.source_kind, camera.source_url):
+        return None
+    return _(
+        "The address changed: type the password again (or remove it), so that it is sent "
+        "only to the address it was entered for."
+    )
+
+
 def sample_interval_error(camera: Camera | None, sample_interval: float) -> str | None:
     """Why ``camera`` cannot be sampled every ``sample_interval`` seconds: an analysis
     may not ask for frames more often than the camera gives them."""
@@ -211,6 +226,15 @@ class CameraForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if "source_url" in cleaned:
+            problem = password_reentry_error(
+                self.instance,
+                cleaned.get("source_kind", ""),
+                cleaned["source_url"],
+                bool(cleaned.get("password") or cleaned.get("clear_password")),
+            )
+            if problem:
+                self.add_error("password", problem)
         if cleaned.get("clear_password"):
             cleaned["password"] = ""
         elif not cleaned.get("password"):

@@ -20,6 +20,7 @@ from monitoring.env import (
     env_int,
     env_language,
     env_list,
+    env_networks,
     env_paths,
     env_str,
     env_time_zone,
@@ -249,6 +250,11 @@ STORAGES = {
 # Folders a "file" camera source may read from, checked after resolving links; the
 # product's own data (DATA_DIR, MEDIA_ROOT) is refused even under one of them.
 CAMERA_FILE_ROOTS = env_paths("CAMERA_FILE_ROOTS", [BASE_DIR / "camera-files"])
+# Non-global addresses (loopback, link-local, private) an "http" camera source may ask
+# for snapshots: a camera LAN must be listed in production. Debug mode allows loopback.
+CAMERA_HTTP_ALLOWED_NETWORKS = env_networks(
+    "CAMERA_HTTP_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"] if DEBUG else []
+)
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 
