@@ -122,6 +122,21 @@ def test_a_redirect_to_another_address_is_refused_and_gets_no_credentials(settin
 # ---------------------------------------------------------------- a changed address
 
 
+def moved_camera_form(site) -> dict:
+    """The camera form with a new address and the password left blank."""
+    return {
+        "site": site.pk,
+        "name": "Gate",
+        "source_kind": "http",
+        "source_url": "http://203.0.113.50/collect.jpg",
+        "username": "viewer",
+        "password": "",
+        "sample_interval": "1",
+        "enabled": "on",
+        "frame_retention_hours": "24",
+    }
+
+
 @pytest.fixture
 def camera(site_a) -> Camera:
     return CameraFactory(site=site_a, name="Gate", password=PASSWORD)
@@ -173,18 +188,7 @@ def test_the_camera_page_refuses_a_new_address_without_the_password(camera, admi
 
     response = browser.post(
         f"/cameras/{camera.pk}/",
-        {
-            "action": "save",
-            "site": site_a.pk,
-            "name": "Gate",
-            "source_kind": "http",
-            "source_url": "http://203.0.113.50/collect.jpg",
-            "username": "viewer",
-            "password": "",
-            "sample_interval": "1",
-            "enabled": "on",
-            "frame_retention_hours": "24",
-        },
+        {"action": "save", **moved_camera_form(site_a)},
     )
 
     assert response.status_code == 200
@@ -203,17 +207,7 @@ def test_the_django_admin_refuses_a_new_address_without_the_password(camera, sit
 
     response = browser.post(
         f"/admin/cameras/camera/{camera.pk}/change/",
-        {
-            "site": site_a.pk,
-            "name": "Gate",
-            "source_kind": "http",
-            "source_url": "http://203.0.113.50/collect.jpg",
-            "username": "viewer",
-            "password": "",
-            "sample_interval": "1",
-            "enabled": "on",
-            "frame_retention_hours": "24",
-        },
+        moved_camera_form(site_a),
     )
 
     assert response.status_code == 200
