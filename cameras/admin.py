@@ -21,6 +21,7 @@ from cameras.forms import (
 from cameras.history import record_change, snapshot
 from cameras.models import Camera, CameraAnalysis, ChangeRecord, Frame, Region, Site
 from cameras.polygons import NON_FIELD, region_errors
+from monitoring.crypto import NEEDS_REENTRY_TEXT, needs_reentry
 from monitoring.models import visible_accounts
 
 
@@ -106,7 +107,11 @@ class CameraAdminForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.initial.pop("password", None)
-        if self.instance.pk and self.instance.password:
+        if needs_reentry(self.instance.password):
+            self.fields["password"].help_text = f"{NEEDS_REENTRY_TEXT}. " + str(
+                self.fields["password"].help_text
+            )
+        elif self.instance.pk and self.instance.password:
             self.fields["password"].help_text = f"{SECRET_SET_TEXT}. " + str(
                 self.fields["password"].help_text
             )

@@ -265,6 +265,19 @@ class VendorAccount(models.Model):
                     ),
                 )
 
+        if (
+            self.pk is not None
+            and self.site_id is not None
+            and self.camera_analyses.exclude(camera__site_id=self.site_id).exists()
+        ):
+            add(
+                "site",
+                _(
+                    "Cameras of other sites analyse with this account: move their analyses "
+                    "to another account first, or keep the account shared."
+                ),
+            )
+
         endpoint_error = self._endpoint_change_error()
         if endpoint_error is not None:
             add("base_url", endpoint_error[0], fields=endpoint_error[1])

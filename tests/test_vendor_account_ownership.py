@@ -307,3 +307,17 @@ def test_the_analysis_page_offers_only_the_sites_and_shared_accounts(site_a, cam
         "Own",
         "Shared",
     ]
+
+
+@pytest.mark.django_db
+def test_a_shared_account_other_sites_use_cannot_be_given_to_one_site(site_a, camera_b, make_user):
+    account = baidu(None)
+    CameraAnalysis.objects.create(camera=camera_b, api="body_num", account=account, interval=10)
+    root = make_user(None, is_superuser=True)
+
+    response = api_as(root).patch(f"{LIST_URL}{account.pk}/", {"site": site_a.pk}, format="json")
+
+    assert response.status_code == 400
+    assert "other sites" in response.json()["site"][0]
+    account.refresh_from_db()
+    assert account.site_id is None
