@@ -7,18 +7,22 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from cameras import roles
 from cameras.forms import (
     SECRET_SET_TEXT,
     analysis_errors,
+    password_reentry_error,
     sample_interval_error,
     source_url_error,
 )
 from cameras.history import record_change, snapshot
 from cameras.models import Camera, CameraAnalysis, ChangeRecord, Frame, Region, Site
 from cameras.polygons import NON_FIELD, region_errors
+from monitoring.crypto import NEEDS_REENTRY_TEXT, needs_reentry
+from monitoring.models import visible_accounts
 
 
 class HistoryAdminMixin:
@@ -65,6 +69,17 @@ class SiteAdmin(HistoryAdminMixin, admin.ModelAdmin):
             return super().get_queryset(request)
         return roles.sites_for(request.user)
 
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        # Members to choose from: the users of the editor's own sites (all for superusers).
+        if db_field.name == "members" and not request.user.is_superuser:
+            kwargs["queryset"] = (
+                get_user_model()
+                .objects.filter(sites__in=roles.sites_for(request.user))
+                .distinct()
+                .order_by("username")
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
 
 class CameraAdminForm(forms.ModelForm):
     password = forms.CharField(
@@ -92,7 +107,11 @@ class CameraAdminForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.initial.pop("password", None)
-        if self.instance.pk and self.instance.password:
+        if needs_reentry(self.instance.password):
+            self.fields["password"].help_text = f"{NEEDS_REENTRY_TEXT}. " + str(
+                self.fields["password"].help_text
+            )
+        elif self.instance.pk and self.instance.password:
             self.fields["password"].help_text = f"{SECRET_SET_TEXT}. " + str(
                 self.fields["password"].help_text
             )
@@ -102,6 +121,14 @@ class CameraAdminForm(forms.ModelForm):
         problem = source_url_error(cleaned.get("source_kind", ""), cleaned.get("source_url", ""))
         if problem:
             self.add_error("source_url", problem)
+        problem = password_reentry_error(
+            self.instance,
+            cleaned.get("source_kind", ""),
+            cleaned.get("source_url", ""),
+            bool(cleaned.get("password")),
+        )
+        if problem:
+            self.add_error("password", problem)
         if self.instance.pk and cleaned.get("sample_interval") is not None:
             problem = sample_interval_error(self.instance, cleaned["sample_interval"])
             if problem:
@@ -153,6 +180,14 @@ class CameraAnalysisAdminForm(forms.ModelForm):
 class CameraAnalysisAdmin(HistoryAdminMixin, SiteScopedAdminMixin, admin.ModelAdmin):
     form = CameraAnalysisAdminForm
     site_path = "camera__site"
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "account":
+            kwargs["queryset"] = visible_accounts(request.user).order_by("name")
+        elif db_field.name == "camera" and not request.user.is_superuser:
+            kwargs["queryset"] = Camera.objects.filter(site__in=roles.sites_for(request.user))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     list_display = ("camera", "api", "account", "region", "interval", "enabled")
     list_filter = ("api", "enabled")
     raw_id_fields = ("region",)

@@ -45,12 +45,18 @@ from rest_framework.settings import api_settings
 
 from cameras import roles
 from cameras.costs import default_only_with_person, project_analysis
-from cameras.forms import analysis_errors, sample_interval_error, source_url_error
+from cameras.forms import (
+    analysis_errors,
+    password_reentry_error,
+    sample_interval_error,
+    source_url_error,
+)
 from cameras.history import record_change, snapshot
 from cameras.models import Camera, CameraAnalysis, Frame, Region, RegionKind, Site
 from cameras.polygons import NON_FIELD, region_errors
 from monitoring.apiutils import id_filter, parse_id
-from monitoring.models import VendorAccount
+from monitoring.crypto import needs_reentry
+from monitoring.models import visible_accounts
 
 # --------------------------------------------------------------------------- access
 
@@ -196,6 +202,12 @@ class CameraSerializer(serializers.ModelSerializer):
     password_set = serializers.SerializerMethodField(
         help_text=gettext_lazy("Whether a password is stored (it is never returned).")
     )
+    password_needs_reentry = serializers.SerializerMethodField(
+        help_text=gettext_lazy(
+            "Whether the stored password cannot be read with this server's keys and must be "
+            "typed again."
+        )
+    )
     latest_frame = serializers.SerializerMethodField(
         help_text=gettext_lazy("URL of the latest frame's JPEG, or null when there is none.")
     )
@@ -212,6 +224,7 @@ class CameraSerializer(serializers.ModelSerializer):
             "password",
             "clear_password",
             "password_set",
+            "password_needs_reentry",
             "sample_interval",
             "enabled",
             "frame_retention_hours",
@@ -241,6 +254,10 @@ class CameraSerializer(serializers.ModelSerializer):
     def get_password_set(self, camera: Camera) -> bool:
         return bool(camera.password)
 
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_password_needs_reentry(self, camera: Camera) -> bool:
+        return needs_reentry(camera.password)
+
     @extend_schema_field(OpenApiTypes.URI)
     def get_latest_frame(self, camera: Camera) -> str | None:
         if hasattr(camera, "latest_frame_at"):
@@ -263,6 +280,14 @@ class CameraSerializer(serializers.ModelSerializer):
             problem = source_url_error(kind, attrs["source_url"])
             if problem:
                 errors["source_url"] = problem
+            problem = password_reentry_error(
+                instance,
+                kind,
+                attrs["source_url"],
+                bool(attrs.get("password") or attrs.get("clear_password")),
+            )
+            if problem:
+                errors["password"] = problem
         site = attrs.get("site", getattr(instance, "site", None))
         name = attrs.get("name", getattr(instance, "name", None))
         if site is not None and name is not None:
@@ -435,10 +460,19 @@ class RegionPrimaryKeyField(serializers.PrimaryKeyRelatedField):
         return Region.objects.filter(camera__site__in=roles.sites_for(_request_user(self)))
 
 
+class VisibleAccountField(serializers.PrimaryKeyRelatedField):
+    """A vendor account of the caller's sites, or a shared one, by id."""
+
+    def get_queryset(self):
+        return visible_accounts(_request_user(self))
+
+
 class CameraAnalysisSerializer(serializers.ModelSerializer):
     camera = CameraPrimaryKeyField(help_text=gettext_lazy("The camera's id; fixed once created."))
-    account = serializers.PrimaryKeyRelatedField(
-        queryset=VendorAccount.objects.all(), help_text=gettext_lazy("The vendor account's id.")
+    account = VisibleAccountField(
+        help_text=gettext_lazy(
+            "The vendor account's id: one of the camera's site, or a shared one."
+        )
     )
     region = RegionPrimaryKeyField(
         required=False,

@@ -18,7 +18,10 @@ from cameras import roles
 from cameras.costs import api_label, camera_apis, not_on_cameras, pays_per_call
 from cameras.models import Camera, CameraAnalysis, Region, RegionKind, SourceKind
 from cameras.polygons import analysis_region_error
+from cameras.sources.files import OUTSIDE_ROOTS, allowed_path
 from monitoring.backends import registry
+from monitoring.crypto import NEEDS_REENTRY_TEXT, needs_reentry
+from monitoring.models import accounts_for_site
 
 # Baidu tracking: "最大时差不超过500ms, 即: 抽帧频率需要大于2fps" (body_tracking FAQ).
 BODY_TRACKING_MAX_INTERVAL = 0.5
@@ -38,6 +41,8 @@ def source_url_error(kind: str, url: str) -> str | None:
         return _("Give the address of the source.")
     if any(character.isspace() or ord(character) < 32 for character in url):
         return _("The address must not contain spaces or control characters.")
+    if kind == SourceKind.FILE and allowed_path(url) is None:
+        return str(OUTSIDE_ROOTS)
     schemes = _SCHEMES.get(kind)
     if schemes is None:
         return None
@@ -61,6 +66,21 @@ def source_url_error(kind: str, url: str) -> str | None:
             "where the password is stored encrypted."
         )
     return None
+
+
+def password_reentry_error(
+    camera: Camera | None, kind: str, url: str, password_entered: bool
+) -> str | None:
+    """A stored password goes only to the address it was entered for: a camera whose kind
+    or address changes must be given its password again (or have it removed)."""
+    if camera is None or camera.pk is None or password_entered or not camera.password:
+        return None
+    if (kind, (url or "").strip()) == (camera.source_kind, camera.source_url):
+        return None
+    return _(
+        "The address changed: type the password again (or remove it), so that it is sent "
+        "only to the address it was entered for."
+    )
 
 
 def sample_interval_error(camera: Camera | None, sample_interval: float) -> str | None:
@@ -115,6 +135,11 @@ def analysis_errors(
     watching ``region`` (fence analyses), as a new analysis or replacing ``analysis_id``:
     one reason per field."""
     errors: dict[str, str] = {}
+    if account is not None and account.site_id not in (None, camera.site_id):
+        errors["account"] = _(
+            "The account “%(account)s” belongs to another site: choose one of this "
+            "camera's site or a shared one."
+        ) % {"account": account.name}
     region_problem = analysis_region_choice_error(camera, api, region)
     if region_problem:
         errors["region"] = region_problem
@@ -211,8 +236,14 @@ class CameraForm(forms.ModelForm):
         self.fields["site"].queryset = roles.sites_for(user).order_by("name")
         self.fields["site"].empty_label = None
         self.password_stored = bool(self.instance.pk and self.instance.password)
+        self.password_unreadable = needs_reentry(self.instance.password)
         self.initial.pop("password", None)
         password = self.fields["password"]
+        if self.password_unreadable:
+            password.widget.attrs["placeholder"] = str(NEEDS_REENTRY_TEXT)
+            password.help_text = _(
+                "The stored password cannot be read with this server's keys: type it again."
+            )
         if self.password_stored:
             password.widget.attrs["placeholder"] = str(SECRET_SET_TEXT)
             password.help_text = _("Leave blank to keep the stored password.")
@@ -239,6 +270,15 @@ class CameraForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if "source_url" in cleaned:
+            problem = password_reentry_error(
+                self.instance,
+                cleaned.get("source_kind", ""),
+                cleaned["source_url"],
+                bool(cleaned.get("password") or cleaned.get("clear_password")),
+            )
+            if problem:
+                self.add_error("password", problem)
         if cleaned.get("clear_password"):
             cleaned["password"] = ""
         elif not cleaned.get("password"):
@@ -265,7 +305,7 @@ class CameraAnalysisForm(forms.ModelForm):
         self.camera = camera
         self.instance.camera = camera
         self.fields["api"].choices = _api_choices()
-        self.fields["account"].queryset = self.fields["account"].queryset.order_by("name")
+        self.fields["account"].queryset = accounts_for_site(camera.site_id).order_by("name")
         self.fields["region"].queryset = Region.objects.filter(
             camera=camera, kind=RegionKind.FENCE
         ).order_by("name")

@@ -3,6 +3,9 @@ with the Django admin.
 
 Credentials are write-only here: the form never carries a stored secret back to the
 browser, says "•••• set" instead, and keeps the stored value when its input is left blank.
+
+Admins list their sites' accounts and the shared ones; they change their sites' only
+(a shared account opens read-only for them, and another site's is not found).
 """
 
 from __future__ import annotations
@@ -10,14 +13,17 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 
 from cameras import roles
-from monitoring.models import SECRET_FIELDS, VendorAccount
+from monitoring.crypto import NEEDS_REENTRY_TEXT, needs_reentry
+from monitoring.models import SECRET_FIELDS, VendorAccount, visible_accounts
 
 SECRET_SET_TEXT = _("•••• set")
+REENTRY = "reentry"
 
 
 class VendorAccountForm(forms.ModelForm):
@@ -46,6 +52,7 @@ class VendorAccountForm(forms.ModelForm):
         model = VendorAccount
         fields = [
             "name",
+            "site",
             "vendor",
             "base_url",
             "api_key",
@@ -71,19 +78,36 @@ class VendorAccountForm(forms.ModelForm):
     # The Django admin shows "•••• set" in the help text; the pages show it by the label.
     status_in_help = True
 
-    def __init__(self, *args, status_in_help: bool | None = None, **kwargs):
+    # The user the form edits for; the Django admin sets it on the class it builds.
+    user = None
+
+    def __init__(self, *args, status_in_help: bool | None = None, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         if status_in_help is not None:
             self.status_in_help = status_in_help
+        if user is not None:
+            self.user = user
+        self._limit_sites()
         editing = self.instance.pk is not None
         # Whether each credential is stored, taken before the submitted data touches the
         # instance; the stored secret itself must not reach the page, not even as initial.
-        self.stored_secrets = {name: bool(getattr(self.instance, name)) for name in SECRET_FIELDS}
+        self.stored_secrets = {
+            name: REENTRY
+            if needs_reentry(getattr(self.instance, name))
+            else bool(getattr(self.instance, name))
+            for name in SECRET_FIELDS
+        }
         for name in SECRET_FIELDS:
             self.initial.pop(name, None)
             field = self.fields[name]
             model_help = VendorAccount._meta.get_field(name).help_text
-            if self.stored_secrets[name]:
+            if self.stored_secrets[name] == REENTRY:
+                field.widget.attrs["placeholder"] = str(NEEDS_REENTRY_TEXT)
+                field.help_text = _(
+                    "The stored value cannot be read with this server's keys: type it again. "
+                    "%(help)s"
+                ) % {"help": model_help}
+            elif self.stored_secrets[name]:
                 field.widget.attrs["placeholder"] = str(SECRET_SET_TEXT)
                 keep = _("Leave blank to keep the stored value; type a new one to replace it.")
                 status = f"{SECRET_SET_TEXT}. " if self.status_in_help else ""
@@ -96,8 +120,24 @@ class VendorAccountForm(forms.ModelForm):
             vendor.help_text = _("The vendor of an existing account cannot change.")
         self.fields["ports"].required = False
 
-    def page_rows(self) -> list[tuple[forms.BoundField, bool | None]]:
-        """Each field with, for credentials, whether a value is stored (None otherwise)."""
+    def _limit_sites(self) -> None:
+        """Superusers may leave the site empty (a shared account); others pick one of
+        their sites."""
+        if self.user is None or "site" not in self.fields:
+            return
+        site = self.fields["site"]
+        site.queryset = roles.sites_for(self.user).order_by("name")
+        if not self.user.is_superuser:
+            site.required = True
+            site.empty_label = None
+
+    def read_only(self) -> None:
+        for field in self.fields.values():
+            field.disabled = True
+
+    def page_rows(self) -> list[tuple[forms.BoundField, bool | str | None]]:
+        """Each field with, for credentials, whether a value is stored (``REENTRY``: one
+        that cannot be read) and None for other fields."""
         return [
             (self[name], self.stored_secrets[name] if name in SECRET_FIELDS else None)
             for name in self.fields
@@ -112,6 +152,9 @@ class VendorAccountForm(forms.ModelForm):
             if not cleaned.get(name):
                 # Blank keeps what is stored: the instance is left as it is.
                 cleaned.pop(name, None)
+        self.instance.entered_secrets = frozenset(
+            name for name in SECRET_FIELDS if cleaned.get(name)
+        )
         return cleaned
 
 
@@ -121,7 +164,7 @@ _sensitive = sensitive_post_parameters(*SECRET_FIELDS)
 @login_required
 @permission_required(roles.CONFIGURE, raise_exception=True)
 def vendor_account_list(request):
-    accounts = VendorAccount.objects.order_by("name")
+    accounts = visible_accounts(request.user).select_related("site").order_by("name")
     return render(request, "monitoring/vendor_account_list.html", {"accounts": accounts})
 
 
@@ -129,24 +172,37 @@ def vendor_account_list(request):
 @login_required
 @permission_required(roles.CONFIGURE, raise_exception=True)
 def vendor_account_new(request):
-    form = VendorAccountForm(request.POST or None, status_in_help=False)
+    form = VendorAccountForm(request.POST or None, status_in_help=False, user=request.user)
     if request.method == "POST" and form.is_valid():
         account = form.save()
         messages.success(request, _("Vendor account “%(name)s” added.") % {"name": account.name})
         return redirect("vendor_account_list")
-    return render(request, "monitoring/vendor_account_form.html", {"form": form, "account": None})
+    return render(
+        request,
+        "monitoring/vendor_account_form.html",
+        {"form": form, "account": None, "editable": True},
+    )
 
 
 @_sensitive
 @login_required
 @permission_required(roles.CONFIGURE, raise_exception=True)
 def vendor_account_edit(request, pk: int):
-    account = get_object_or_404(VendorAccount, pk=pk)
-    form = VendorAccountForm(request.POST or None, instance=account, status_in_help=False)
+    account = get_object_or_404(visible_accounts(request.user), pk=pk)
+    editable = request.user.is_superuser or account.site_id is not None
+    if request.method == "POST" and not editable:
+        raise PermissionDenied(_("Shared vendor accounts can be changed by superusers only."))
+    form = VendorAccountForm(
+        request.POST or None, instance=account, status_in_help=False, user=request.user
+    )
+    if not editable:
+        form.read_only()
     if request.method == "POST" and form.is_valid():
         account = form.save()
         messages.success(request, _("Vendor account “%(name)s” saved.") % {"name": account.name})
         return redirect("vendor_account_list")
     return render(
-        request, "monitoring/vendor_account_form.html", {"form": form, "account": account}
+        request,
+        "monitoring/vendor_account_form.html",
+        {"form": form, "account": account, "editable": editable},
     )

@@ -4,6 +4,10 @@ Credentials are write-only: requests may send them, answers only say whether eac
 is set (``api_key_set``...). On update, a credential left out or sent empty keeps the
 stored value. The model's own validation (``VendorAccount.clean``) decides what is valid,
 so the API, the pages and the Django admin accept and refuse the same things.
+
+Admins see their sites' accounts and the shared ones, and change their sites' only; a
+shared account (no ``site``) is changed by superusers alone (403 for others); another
+site's account is not found (404).
 """
 
 from __future__ import annotations
@@ -21,16 +25,36 @@ from rest_framework.settings import api_settings
 
 from cameras import roles
 from monitoring.apiutils import Conflict
-from monitoring.models import SECRET_FIELDS, VendorAccount
+from monitoring.models import SECRET_FIELDS, VendorAccount, visible_accounts
+
+SHARED_READ_ONLY = _("Shared vendor accounts can be changed by superusers only.")
+SITE_REQUIRED = _("Choose one of your sites: only superusers can add shared accounts.")
 
 
 class CanConfigure(permissions.BasePermission):
-    """The caller's roles include configuring sites, cameras and vendor accounts."""
+    """The caller's roles include configuring sites, cameras and vendor accounts; changing
+    a shared account needs a superuser."""
 
     message = _("Your roles do not include configuring vendor accounts.")
 
     def has_permission(self, request, view) -> bool:
         return bool(request.user and request.user.has_perm(roles.CONFIGURE))
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        if request.method in permissions.SAFE_METHODS or request.user.is_superuser:
+            return True
+        if obj.site_id is None:
+            self.message = SHARED_READ_ONLY
+            return False
+        return True
+
+
+class AccountSiteField(serializers.PrimaryKeyRelatedField):
+    """A site the caller may see; empty (shared) only for superusers."""
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        return roles.sites_for(request.user if request else None)
 
 
 def _secret_field(help_text) -> serializers.CharField:
@@ -72,16 +96,30 @@ class VendorAccountSerializer(serializers.ModelSerializer):
     app_key_set = serializers.BooleanField(
         read_only=True, help_text=_("Whether an AppKey is stored.")
     )
+    needs_reentry = serializers.ListField(
+        source="secrets_needing_reentry",
+        child=serializers.CharField(),
+        read_only=True,
+        help_text=_(
+            "Credentials stored with a key this server no longer has: they must be typed again."
+        ),
+    )
     ports = serializers.DictField(
         child=serializers.IntegerField(min_value=1, max_value=65535),
         required=False,
         help_text=VendorAccount._meta.get_field("ports").help_text,
+    )
+    site = AccountSiteField(
+        allow_null=True,
+        required=False,
+        help_text=VendorAccount._meta.get_field("site").help_text,
     )
 
     class Meta:
         model = VendorAccount
         fields = [
             "id",
+            "site",
             "vendor",
             "name",
             "base_url",
@@ -91,6 +129,7 @@ class VendorAccountSerializer(serializers.ModelSerializer):
             "api_key_set",
             "secret_key_set",
             "app_key_set",
+            "needs_reentry",
             "ports",
             "certification",
             "free_quota_claimed_at",
@@ -109,9 +148,20 @@ class VendorAccountSerializer(serializers.ModelSerializer):
             for name, value in attrs.items()
             if not (name in SECRET_FIELDS and value == "")
         }
+        request = self.context.get("request")
+        if not (request and request.user.is_superuser):
+            if self.instance is None and "site" not in attrs:
+                # An Admin of exactly one site adds accounts to it without naming it.
+                own = list(roles.sites_for(request.user if request else None)[:2])
+                if len(own) == 1:
+                    attrs["site"] = own[0]
+            site = attrs.get("site", getattr(self.instance, "site", None))
+            if site is None:
+                raise serializers.ValidationError({"site": [SITE_REQUIRED]})
         candidate = copy.copy(self.instance) if self.instance is not None else VendorAccount()
         for name, value in attrs.items():
             setattr(candidate, name, value)
+        candidate.entered_secrets = frozenset(name for name in SECRET_FIELDS if attrs.get(name))
         try:
             candidate.full_clean(validate_unique=False)
         except DjangoValidationError as error:
@@ -146,9 +196,12 @@ class VendorAccountViewSet(viewsets.ModelViewSet):
     CTYun, or the local analyzer. Admins only (role permission ``cameras.configure_site``).
     """
 
-    queryset = VendorAccount.objects.order_by("name")
+    queryset = VendorAccount.objects.none()
     serializer_class = VendorAccountSerializer
     permission_classes = [permissions.IsAuthenticated, CanConfigure]
+
+    def get_queryset(self):
+        return visible_accounts(self.request.user).order_by("name")
 
     def perform_destroy(self, instance):
         try:

@@ -1,8 +1,11 @@
-"""Login with a throttle against password guessing.
+"""Sign-in with one throttle against password guessing, on every sign-in form: the
+product's login page and the Django admin's (``admin.site.login_form``). The REST API
+takes tokens and sessions only; it has no password sign-in of its own.
 
 Failures are counted in the cache (Redis in production) per username and client address,
 and per address alone; past the limit the form refuses further tries, right or wrong,
-until the window has passed.
+until the window has passed. The address is ``REMOTE_ADDR`` as
+``monitoring.client_address`` sets it from the trusted proxies, never a client's header.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import hashlib
 
 from django import forms
 from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.core.cache import cache
@@ -53,17 +57,17 @@ class LoginThrottle:
         cache.delete(next(iter(self.keys)))
 
 
-class ThrottledAuthenticationForm(AuthenticationForm):
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "throttled": _("Too many failed sign-in attempts. Wait %(minutes)s minutes and try again."),
-    }
+THROTTLED = _("Too many failed sign-in attempts. Wait %(minutes)s minutes and try again.")
+
+
+class ThrottledFormMixin:
+    """Refuses a sign-in form while its user and address are throttled; counts failures."""
 
     def clean(self):
         throttle = LoginThrottle(self.request, self.data.get("username", ""))
         if throttle.locked():
             raise forms.ValidationError(
-                self.error_messages["throttled"],
+                THROTTLED,
                 code="throttled",
                 params={"minutes": max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)},
             )
@@ -74,6 +78,14 @@ class ThrottledAuthenticationForm(AuthenticationForm):
             raise
         throttle.reset_user()
         return cleaned
+
+
+class ThrottledAuthenticationForm(ThrottledFormMixin, AuthenticationForm):
+    pass
+
+
+class ThrottledAdminAuthenticationForm(ThrottledFormMixin, AdminAuthenticationForm):
+    pass
 
 
 class ThrottledLoginView(LoginView):

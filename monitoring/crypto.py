@@ -13,13 +13,18 @@ with a fixed salt and an ``info`` naming this purpose, so the Fernet key is neve
 secret itself nor the key Django signs sessions with.
 
 Plaintext never leaves through this module: it is neither logged nor put in error
-messages; a token no key opens raises ``FieldDecryptionError`` naming the field only.
+messages. A stored token no key opens does not break the row: it loads as an
+``UnreadableSecret`` (empty, so "not usable", and ``needs_reentry()`` says why), a warning
+naming the field only is logged, and saving the row again keeps the stored token as it
+is, until someone types the secret again or the missing key is put back.
+``manage.py reencrypt_fields`` writes every readable value again with the first key.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -29,6 +34,9 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.models.lookups import Exact
+from django.utils.translation import gettext_lazy as _
+
+logger = logging.getLogger(__name__)
 
 KDF_SALT = b"site-safety-dashboard field encryption salt v1"
 KDF_INFO = b"monitoring.crypto.EncryptedTextField Fernet key"
@@ -45,6 +53,29 @@ class FieldDecryptionError(Exception):
             "FIELD_ENCRYPTION_KEYS, or SECRET_KEY_FALLBACKS, after a rotation) or the value "
             "was altered."
         )
+
+
+class UnreadableSecret(str):
+    """A stored value no configured key opens: empty as a string (never used as a
+    secret), holding the stored token so that saving the row again does not lose it."""
+
+    token: str
+
+    def __new__(cls, token: str) -> UnreadableSecret:
+        value = super().__new__(cls, "")
+        value.token = token
+        return value
+
+    def __repr__(self) -> str:
+        return "<UnreadableSecret>"
+
+
+NEEDS_REENTRY_TEXT = _("needs re-entry")
+
+
+def needs_reentry(value: object) -> bool:
+    """Whether a loaded secret could not be decrypted and must be typed again."""
+    return isinstance(value, UnreadableSecret)
 
 
 def derive_fernet_key(secret: str | bytes) -> bytes:
@@ -104,9 +135,20 @@ class EncryptedTextField(models.TextField):
     def from_db_value(self, value, expression, connection):
         if value is None or value == "":
             return value
-        return decrypt(value, field_label=self._label())
+        try:
+            return decrypt(value, field_label=self._label())
+        except FieldDecryptionError as error:
+            logger.warning("%s It needs to be entered again.", error)
+            return UnreadableSecret(value)
+
+    def get_prep_value(self, value):
+        if isinstance(value, UnreadableSecret):
+            return value
+        return super().get_prep_value(value)
 
     def get_db_prep_save(self, value, connection):
+        if isinstance(value, UnreadableSecret):
+            return value.token
         value = self.get_prep_value(value)
         if value is None or value == "":
             return value
@@ -124,6 +166,39 @@ class EncryptedTextField(models.TextField):
         if model is None:
             return self.name or "an encrypted field"
         return f"{model._meta.label}.{self.name}"
+
+
+def encrypted_fields() -> Iterator[tuple[type[models.Model], EncryptedTextField]]:
+    """Every ``EncryptedTextField`` of every installed model."""
+    from django.apps import apps
+
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            if isinstance(field, EncryptedTextField):
+                yield model, field
+
+
+def reencrypt(model: type[models.Model], field: EncryptedTextField) -> tuple[int, int]:
+    """Writes every stored value of ``field`` again with the first key; returns how many
+    were rewritten and how many no key opens (left as they are)."""
+    from django.db.models.functions import Cast
+
+    rewritten = unreadable = 0
+    stored = (
+        model._default_manager.exclude(**{field.name: ""})
+        .exclude(**{f"{field.name}__isnull": True})
+        .annotate(_stored_token=Cast(field.name, models.TextField()))
+        .values_list("pk", "_stored_token")
+    )
+    for pk, token in stored.iterator():
+        try:
+            plaintext = decrypt(token, field_label=f"{model._meta.label}.{field.name}")
+        except FieldDecryptionError:
+            unreadable += 1
+            continue
+        model._default_manager.filter(pk=pk).update(**{field.name: plaintext})
+        rewritten += 1
+    return rewritten, unreadable
 
 
 class EncryptedIsEmpty(Exact):

@@ -28,7 +28,7 @@ DEMO_MIN_CONFIDENCE = 0.4
 def add_demo_analyses(site, stdout) -> None:
     """Create the on-box account, the demo cameras' analyses and their rules."""
     account, created = VendorAccount.objects.get_or_create(
-        name=ACCOUNT_NAME, defaults={"vendor": Vendor.LOCAL}
+        name=ACCOUNT_NAME, defaults={"vendor": Vendor.LOCAL, "site": site}
     )
     if account.vendor != Vendor.LOCAL:
         stdout.write(

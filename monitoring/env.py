@@ -70,6 +70,34 @@ def env_list(name: str, default: list[str], environ: dict[str, str] | None = Non
     return items
 
 
+def env_networks(name: str, default: list[str], environ: dict[str, str] | None = None) -> list[str]:
+    """A comma list of IP networks (``192.168.1.0/24``, ``10.0.0.5``), checked."""
+    import ipaddress
+
+    networks = env_list(name, default, environ)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {network!r} is not an IP network") from None
+    return networks
+
+
+def env_paths(name: str, default: list[Path], environ: dict[str, str] | None = None) -> list[Path]:
+    """A colon-separated list of absolute folders (like ``PATH``)."""
+    value = _raw(name, environ)
+    if value is None:
+        return list(default)
+    items = [item.strip() for item in value.split(":")]
+    if any(not item for item in items):
+        raise ImproperlyConfigured(f"{name}={value!r} has an empty item in its colon list")
+    paths = [Path(item).expanduser() for item in items]
+    relative = [str(path) for path in paths if not path.is_absolute()]
+    if relative:
+        raise ImproperlyConfigured(f"{name} must list absolute folders; not {', '.join(relative)}")
+    return paths
+
+
 def env_time_zone(name: str, default: str, environ: dict[str, str] | None = None) -> str:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 

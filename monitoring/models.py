@@ -4,6 +4,13 @@ A ``VendorAccount`` holds what a vendor client needs (``client_settings()``) and
 billing needs to know about the account at the vendor (certification, free quota).
 Credentials are encrypted at rest (``monitoring.crypto``) and never shown back: pages,
 the API and the Django admin only say whether each one is set.
+
+An account belongs to one site (its Admins see and change it; that site's cameras may
+use it) or is shared (``site`` empty: every site's analyses may use it, superusers alone
+change it). ``visible_accounts`` and ``editable_accounts`` say which a user may see and
+change. Credentials go only to the endpoint they were entered for: a change of
+``base_url`` or ``ports`` is valid only with the stored credentials entered again in the
+same change (``entered_secrets``).
 """
 
 from __future__ import annotations
@@ -15,10 +22,11 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from monitoring.backends.base import ClientSettings, Timeouts
-from monitoring.crypto import EncryptedTextField
+from monitoring.crypto import EncryptedTextField, needs_reentry
 
 SECRET_FIELDS = ("api_key", "secret_key", "app_key")
 
@@ -99,6 +107,18 @@ def private_service_names(vendor: str = Vendor.BAIDU_PRIVATE) -> list[str]:
 
 class VendorAccount(models.Model):
     vendor = models.CharField(_("vendor"), max_length=20, choices=Vendor.choices)
+    site = models.ForeignKey(
+        "cameras.Site",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="vendor_accounts",
+        verbose_name=_("site"),
+        help_text=_(
+            "The site whose Admins manage this account and whose cameras may use it. "
+            "Empty: shared by every site, changed by superusers only."
+        ),
+    )
     name = models.CharField(
         _("name"),
         max_length=100,
@@ -215,6 +235,11 @@ class VendorAccount(models.Model):
         return bool(self.app_key)
 
     @property
+    def secrets_needing_reentry(self) -> list[str]:
+        """The credentials stored with a key this server no longer has."""
+        return [name for name in SECRET_FIELDS if needs_reentry(getattr(self, name))]
+
+    @property
     def needs_credentials(self) -> bool:
         return bool(REQUIRED_CREDENTIALS.get(self.vendor))
 
@@ -253,6 +278,23 @@ class VendorAccount(models.Model):
                     ),
                 )
 
+        if (
+            self.pk is not None
+            and self.site_id is not None
+            and self.camera_analyses.exclude(camera__site_id=self.site_id).exists()
+        ):
+            add(
+                "site",
+                _(
+                    "Cameras of other sites analyse with this account: move their analyses "
+                    "to another account first, or keep the account shared."
+                ),
+            )
+
+        endpoint_error = self._endpoint_change_error()
+        if endpoint_error is not None:
+            add("base_url", endpoint_error[0], fields=endpoint_error[1])
+
         if self.vendor in REQUIRED_CREDENTIALS:
             required = REQUIRED_CREDENTIALS[self.vendor]
             for field in SECRET_FIELDS:
@@ -275,6 +317,43 @@ class VendorAccount(models.Model):
 
         if errors:
             raise ValidationError(errors)
+
+    # Set by the form and the API before validation: the credentials typed in this change.
+    entered_secrets: frozenset[str] = frozenset()
+
+    def _endpoint_change_error(self):
+        """A stored account whose address (base URL, vendor, private ports) changes keeps
+        its credentials only if they are all typed again now: a secret goes only to the
+        endpoint it was entered for."""
+        if self._state.adding or self.pk is None:
+            return None
+        stored = type(self).objects.filter(pk=self.pk).first()
+        if stored is None:
+            return None
+        stored.apply_vendor_defaults()
+        moved = (
+            stored.base_url != self.base_url
+            or stored.vendor != self.vendor
+            or (stored.ports or {}) != (self.ports or {})
+        )
+        if not moved:
+            return None
+        kept = [
+            name
+            for name in SECRET_FIELDS
+            if getattr(stored, name) and name not in self.entered_secrets
+        ]
+        if not kept:
+            return None
+        labels = ", ".join(str(self._meta.get_field(name).verbose_name) for name in kept)
+        return (
+            _(
+                "The account's address changed: enter its credentials again (%(fields)s) in "
+                "the same change, so that they are sent only to the address they were "
+                "entered for."
+            ),
+            labels,
+        )
 
     def _base_url_error(self):
         url = self.base_url
@@ -372,6 +451,32 @@ class VendorAccount(models.Model):
             timeouts=Timeouts(connect=self.connect_timeout, read=self.read_timeout),
             ports=dict(self.ports or {}),
         )
+
+
+def visible_accounts(user) -> QuerySet[VendorAccount]:
+    """The accounts ``user`` may see and choose for an analysis: their sites' and the
+    shared ones (every account for a superuser)."""
+    from cameras import roles
+
+    accounts = VendorAccount.objects.all()
+    if user is not None and user.is_authenticated and user.is_superuser:
+        return accounts
+    return accounts.filter(Q(site__isnull=True) | Q(site__in=roles.sites_for(user)))
+
+
+def editable_accounts(user) -> QuerySet[VendorAccount]:
+    """The accounts ``user`` may change: their sites' (every account for a superuser)."""
+    from cameras import roles
+
+    accounts = VendorAccount.objects.all()
+    if user is not None and user.is_authenticated and user.is_superuser:
+        return accounts
+    return accounts.filter(site__in=roles.sites_for(user))
+
+
+def accounts_for_site(site_id: int | None) -> QuerySet[VendorAccount]:
+    """The accounts a camera of ``site_id`` may analyse with: its site's and the shared."""
+    return VendorAccount.objects.filter(Q(site__isnull=True) | Q(site_id=site_id))
 
 
 def _valid_host(host: str) -> bool:

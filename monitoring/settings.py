@@ -20,6 +20,8 @@ from monitoring.env import (
     env_int,
     env_language,
     env_list,
+    env_networks,
+    env_paths,
     env_str,
     env_time_zone,
     parse_database_url,
@@ -53,6 +55,23 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
+
+def _field_encryption_keys() -> list[str] | None:
+    """Keys of the encrypted fields (monitoring/crypto.py), newest first: the first writes,
+    every one reads. Unset, SECRET_KEY is the key (in debug mode the generated
+    ``dev-secret-key`` file of the data folder)."""
+    keys = env_list("FIELD_ENCRYPTION_KEYS", [])
+    if not keys:
+        return None
+    if not DEBUG and any(len(key) < 32 for key in keys):
+        raise ImproperlyConfigured(
+            "Every FIELD_ENCRYPTION_KEYS entry must be at least 32 random characters in production"
+        )
+    return keys
+
+
+FIELD_ENCRYPTION_KEYS = _field_encryption_keys()
 ALLOWED_HOSTS = env_list(
     "DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else []
 )
@@ -79,6 +98,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "monitoring.client_address.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -203,6 +223,9 @@ LOGOUT_REDIRECT_URL = "login"
 LOGIN_FAILURES_PER_USER = env_int("LOGIN_FAILURES_PER_USER", 5, minimum=1)
 LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+# Reverse proxies in front of the web process, each appending to X-Forwarded-For; the
+# client address is the entry the outermost one wrote (monitoring/client_address.py).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
 LANGUAGE_CODE = env_language("LANGUAGE_CODE", "zh-hans", [code for code, _name in LANGUAGES])
@@ -224,6 +247,14 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+# Folders a "file" camera source may read from, checked after resolving links; the
+# product's own data (DATA_DIR, MEDIA_ROOT) is refused even under one of them.
+CAMERA_FILE_ROOTS = env_paths("CAMERA_FILE_ROOTS", [BASE_DIR / "camera-files"])
+# Non-global addresses (loopback, link-local, private) an "http" camera source may ask
+# for snapshots: a camera LAN must be listed in production. Debug mode allows loopback.
+CAMERA_HTTP_ALLOWED_NETWORKS = env_networks(
+    "CAMERA_HTTP_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"] if DEBUG else []
+)
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 
@@ -268,13 +299,19 @@ METERING_QPS_WAIT = float(env_int("METERING_QPS_WAIT_MS", 1000, minimum=0)) / 10
 METERING_CTYUN_QPS = env_int("METERING_CTYUN_QPS", 5, minimum=1)
 
 # The vendor emulator under /sandbox/ (see docs/sandbox.md). Limits are off unless set.
+# Off unless debug mode is on or SANDBOX_ENABLED says so; in production it answers (and
+# runs the on-box analyzer) only for callers holding credentials set for this server:
+# the public defaults below are refused there.
+_SANDBOX_CREDENTIALS = {
+    "BAIDU_API_KEY": ("SANDBOX_BAIDU_API_KEY", "sandbox-ak"),
+    "BAIDU_SECRET_KEY": ("SANDBOX_BAIDU_SECRET_KEY", "sandbox-sk"),
+    "CTYUN_AK": ("SANDBOX_CTYUN_AK", "sandbox-ak"),
+    "CTYUN_SK": ("SANDBOX_CTYUN_SK", "sandbox-sk"),
+    "CTYUN_APPKEY": ("SANDBOX_CTYUN_APPKEY", "sandbox-appkey"),
+}
 SANDBOX = {
-    "ENABLED": env_bool("SANDBOX_ENABLED", True),
-    "BAIDU_API_KEY": env_str("SANDBOX_BAIDU_API_KEY", "sandbox-ak"),
-    "BAIDU_SECRET_KEY": env_str("SANDBOX_BAIDU_SECRET_KEY", "sandbox-sk"),
-    "CTYUN_AK": env_str("SANDBOX_CTYUN_AK", "sandbox-ak"),
-    "CTYUN_SK": env_str("SANDBOX_CTYUN_SK", "sandbox-sk"),
-    "CTYUN_APPKEY": env_str("SANDBOX_CTYUN_APPKEY", "sandbox-appkey"),
+    "ENABLED": env_bool("SANDBOX_ENABLED", DEBUG),
+    **{key: env_str(name, default) for key, (name, default) in _SANDBOX_CREDENTIALS.items()},
     # Requests per second per API and credential; 0 means no limit.
     "QPS_LIMIT": env_int("SANDBOX_QPS_LIMIT", 0, minimum=0),
     # Calls allowed per API per day (Baidu 17) and in total (Baidu 19, CTYun 51003); 0 = off.
@@ -282,11 +319,29 @@ SANDBOX = {
     "TOTAL_QUOTA": env_int("SANDBOX_TOTAL_QUOTA", 0, minimum=0),
 }
 
+if SANDBOX["ENABLED"] and not DEBUG:
+    _public = [
+        name for key, (name, default) in _SANDBOX_CREDENTIALS.items() if SANDBOX[key] == default
+    ]
+    if _public:
+        raise ImproperlyConfigured(
+            "SANDBOX_ENABLED=true in production needs credentials of its own, not the public "
+            f"defaults: set {', '.join(_public)} (or leave the sandbox off)"
+        )
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Vendor credentials in logged URLs (token requests, access_token) are redacted.
+    "filters": {"redact_secrets": {"()": "monitoring.redaction.RedactSecretsFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secrets"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
     # httpx logs whole request URLs at INFO, and Baidu's carry credentials and tokens.
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},

@@ -9,7 +9,13 @@ from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.db import connection
 from django.test import override_settings
 
-from monitoring.crypto import FieldDecryptionError, derive_fernet_key, encrypt
+from monitoring.crypto import (
+    FieldDecryptionError,
+    decrypt,
+    derive_fernet_key,
+    encrypt,
+    needs_reentry,
+)
 from monitoring.models import VendorAccount
 
 API_KEY = "AK-plaintext-7Gq2LkP9xW4mR8tB"
@@ -122,25 +128,38 @@ def test_after_a_key_rotation_new_writes_use_the_new_key():
 
 
 @pytest.mark.django_db
-def test_a_value_no_configured_key_opens_raises_an_error_naming_the_field():
+def test_a_value_no_configured_key_opens_loads_as_needing_reentry_and_logs_the_field(caplog):
     with override_settings(FIELD_ENCRYPTION_KEYS=["the key it was written with"]):
         account = make_ctyun_account()
+
+    with override_settings(FIELD_ENCRYPTION_KEYS=["some other key"]):
+        loaded = VendorAccount.objects.get(pk=account.pk)
+
+    assert loaded.api_key == ""
+    assert needs_reentry(loaded.api_key)
+    assert loaded.secrets_needing_reentry == ["api_key", "secret_key", "app_key"]
+    assert "monitoring.VendorAccount.api_key" in caplog.text
+    assert "FIELD_ENCRYPTION_KEYS" in caplog.text
+    assert API_KEY not in caplog.text
+
+
+def test_decrypting_a_token_no_key_opens_raises_an_error_naming_the_field():
+    token = encrypt(API_KEY)
 
     with (
         override_settings(FIELD_ENCRYPTION_KEYS=["some other key"]),
         pytest.raises(FieldDecryptionError) as raised,
     ):
-        VendorAccount.objects.get(pk=account.pk)
+        decrypt(token, field_label="monitoring.VendorAccount.api_key")
 
     message = str(raised.value)
     assert "monitoring.VendorAccount.api_key" in message
-    assert "FIELD_ENCRYPTION_KEYS" in message
     assert API_KEY not in message
     assert raised.value.__cause__ is None
 
 
 @pytest.mark.django_db
-def test_an_altered_token_raises_the_same_clear_error():
+def test_an_altered_token_loads_as_needing_reentry_too():
     account = make_ctyun_account()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -148,8 +167,10 @@ def test_an_altered_token_raises_the_same_clear_error():
             ["gAAAAAB-not-a-real-token", account.pk],
         )
 
-    with pytest.raises(FieldDecryptionError, match=r"monitoring\.VendorAccount\.secret_key"):
-        VendorAccount.objects.get(pk=account.pk)
+    loaded = VendorAccount.objects.get(pk=account.pk)
+
+    assert loaded.secrets_needing_reentry == ["secret_key"]
+    assert loaded.api_key == API_KEY
 
 
 @pytest.mark.django_db

@@ -16,6 +16,7 @@ from rest_framework import routers
 from rest_framework.test import APIClient
 
 from cameras import roles
+from cameras.models import Site
 from monitoring.accounts_api import VendorAccountViewSet
 from monitoring.backends.base import ClientSettings
 from monitoring.models import VendorAccount
@@ -31,10 +32,16 @@ ALL_SECRETS = [BAIDU_AK, BAIDU_SK, CTYUN_AK, CTYUN_SK, CTYUN_APPKEY, NEW_SK]
 LIST_URL = "/api/vendor-accounts/"
 
 
+def home_site() -> Site:
+    """The site the Admins of these tests manage, and the factories' accounts belong to."""
+    return Site.objects.get_or_create(name="Home site")[0]
+
+
 class BaiduAccountFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = VendorAccount
 
+    site = factory.LazyFunction(home_site)
     vendor = "baidu"
     name = factory.Sequence(lambda n: f"Baidu account {n}")
     api_key = BAIDU_AK
@@ -45,6 +52,7 @@ class CtyunAccountFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = VendorAccount
 
+    site = factory.LazyFunction(home_site)
     vendor = "ctyun"
     name = factory.Sequence(lambda n: f"CTYun account {n}")
     api_key = CTYUN_AK
@@ -64,20 +72,21 @@ def assert_no_secret_in(text: str) -> None:
 @pytest.fixture
 def admin_api(make_user) -> APIClient:
     client = APIClient()
-    client.force_login(make_user(roles.ADMIN))
+    client.force_login(make_user(roles.ADMIN, home_site()))
     return client
 
 
 @pytest.fixture
 def admin_browser(make_user) -> Client:
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
-    client.force_login(make_user(roles.ADMIN))
+    client.force_login(make_user(roles.ADMIN, home_site()))
     return client
 
 
 def page_form(**fields) -> dict[str, str]:
     """What the browser posts for an account, with every field the page shows."""
     data = {
+        "site": str(home_site().pk),
         "name": "Baidu plant 2",
         "vendor": "baidu",
         "base_url": "",

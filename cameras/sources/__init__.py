@@ -85,6 +85,15 @@ def open_source(camera: Any, timeout: float | None = None) -> Source:
     Raises ``SourceError`` for an unknown kind or an unusable address; anything that
     needs the network is reported by ``grab``.
     """
+    from monitoring.crypto import needs_reentry
+
+    password = (
+        camera.get("password") if isinstance(camera, Mapping) else getattr(camera, "password", "")
+    )
+    if needs_reentry(password):
+        raise SourceError(
+            "the stored password cannot be read with this server's encryption keys: enter it again"
+        )
     settings = SourceSettings.of(camera, timeout)
     if not settings.url:
         raise SourceError("no address given")

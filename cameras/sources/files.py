@@ -5,10 +5,17 @@ frame showing at that moment (frames in between are decoded and dropped, far jum
 seek), and after the last frame it starts again from the first. An image folder yields
 its images in name order, one per grab, and starts again after the last; a single image
 file is a folder of one. A path may be written plainly or as a ``file://`` URL.
+
+Only paths under ``settings.CAMERA_FILE_ROOTS`` are read, judged after resolving links
+(a link out of a root is outside), and never the product's own ``DATA_DIR`` or
+``MEDIA_ROOT`` (other sites' frames and evidence). Every refusal says the same words,
+whether the path exists or not (``OUTSIDE_ROOTS``), so a refusal tells nothing about the
+server's files.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +23,8 @@ from urllib.parse import unquote, urlsplit
 
 import av
 import av.error
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from . import Source, SourceError, SourceSettings, as_jpeg, encode_jpeg
 
@@ -24,14 +33,47 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".
 SEEK_AHEAD_SECONDS = 10.0
 
 
+OUTSIDE_ROOTS = _(
+    "This path is not in a folder that file sources may read (CAMERA_FILE_ROOTS in the "
+    "server's configuration)."
+)
+
+
 def path_of(url: str) -> Path:
     if url.startswith("file://"):
         return Path(unquote(urlsplit(url).path))
     return Path(url).expanduser()
 
 
-def open_file_source(settings: SourceSettings) -> Source:
-    path = path_of(settings.url)
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def allowed_path(url: str) -> Path | None:
+    """The real path ``url`` names when it lies in a configured root (and outside the
+    product's own data), else None."""
+    try:
+        path = path_of(url)
+        if not path.is_absolute():
+            return None
+        real = Path(os.path.realpath(path))
+    except (OSError, ValueError):
+        return None
+    private = [
+        Path(os.path.realpath(folder)) for folder in (settings.DATA_DIR, settings.MEDIA_ROOT)
+    ]
+    if any(_inside(real, folder) for folder in private):
+        return None
+    roots = [Path(os.path.realpath(root)) for root in settings.CAMERA_FILE_ROOTS]
+    if any(_inside(real, root) for root in roots):
+        return real
+    return None
+
+
+def open_file_source(source_settings: SourceSettings) -> Source:
+    path = allowed_path(source_settings.url)
+    if path is None:
+        raise SourceError(str(OUTSIDE_ROOTS))
     if not path.exists():
         raise SourceError(f"file not found: {path}")
     if path.is_dir():
@@ -59,7 +101,10 @@ class ImageFolderSource(Source):
         images = sorted(
             item
             for item in self.path.iterdir()
-            if item.suffix.lower() in IMAGE_SUFFIXES and item.is_file()
+            if item.suffix.lower() in IMAGE_SUFFIXES
+            and item.is_file()
+            # a link in the folder may point out of the roots
+            and allowed_path(str(item)) is not None
         )
         if not images:
             raise SourceError(

@@ -4,17 +4,26 @@ Cameras protect their snapshot URL with basic auth (many Dahua and older models)
 digest auth (Hikvision ISAPI, newer Dahua). The source answers whichever the camera
 asks for in its ``WWW-Authenticate`` challenge and then keeps using it; it never sends
 the password in clear text to a camera that asked for digest.
+
+Every request, redirects included, is checked before it leaves: it must go to the
+scheme, host and port the camera's URL names (the credentials were entered for that
+address, so a redirect elsewhere is refused rather than followed with them), and the
+host must not resolve to an address of the server's own networks (loopback, link-local,
+private, any non-global address) unless ``settings.CAMERA_HTTP_ALLOWED_NETWORKS`` lists
+it: a snapshot URL cannot be used to probe the ports of the server's network.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import ipaddress
 import socket
 from collections.abc import Generator
 from urllib.parse import urlsplit
 
 import httpx
+from django.conf import settings as django_settings
 
 from . import Source, SourceError, SourceSettings, as_jpeg
 
@@ -63,6 +72,41 @@ class BasicOrDigestAuth(httpx.Auth):
             yield request
 
 
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    default = 443 if url.scheme == "https" else 80
+    return (url.scheme, (url.host or "").lower(), url.port or default)
+
+
+def _allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [
+        ipaddress.ip_network(network, strict=False)
+        for network in django_settings.CAMERA_HTTP_ALLOWED_NETWORKS
+    ]
+
+
+def internal_address_refusal(host: str, port: int) -> str | None:
+    """Why ``host`` may not be asked for a snapshot (it resolves to a non-global address
+    outside ``CAMERA_HTTP_ALLOWED_NETWORKS``), or None. A name that does not resolve is
+    left for the request to report."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return None
+    allowed = _allowed_networks()
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        mapped = getattr(address, "ipv4_mapped", None)
+        if mapped is not None:
+            address = mapped
+        if address.is_global or any(address in network for network in allowed):
+            continue
+        return (
+            f"refused: {host} is an address of the server's own network ({address}); "
+            "a snapshot URL there needs its network in CAMERA_HTTP_ALLOWED_NETWORKS"
+        )
+    return None
+
+
 class HttpSnapshotSource(Source):
     """A camera's snapshot URL. One connection is kept alive between grabs."""
 
@@ -80,7 +124,9 @@ class HttpSnapshotSource(Source):
         auth = (
             BasicOrDigestAuth(settings.username, settings.password) if settings.username else None
         )
+        self._origin = _origin(httpx.URL(settings.url))
         self._client = httpx.Client(
+            event_hooks={"request": [self._check_target]},
             auth=auth,
             timeout=httpx.Timeout(settings.timeout, connect=min(CONNECT_TIMEOUT, settings.timeout)),
             follow_redirects=True,
@@ -88,6 +134,16 @@ class HttpSnapshotSource(Source):
             verify=False,  # noqa: S501
             headers={"Cache-Control": "no-cache", "Pragma": "no-cache", "Accept": "image/*"},
         )
+
+    def _check_target(self, request: httpx.Request) -> None:
+        if _origin(request.url) != self._origin:
+            raise SourceError(
+                f"the camera redirected to {request.url.host}:{_origin(request.url)[2]}; "
+                f"its credentials go only to {self._where}, the address they were entered for"
+            )
+        refusal = internal_address_refusal(request.url.host, _origin(request.url)[2])
+        if refusal:
+            raise SourceError(refusal)
 
     def grab(self) -> bytes:
         try:

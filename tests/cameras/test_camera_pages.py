@@ -43,7 +43,13 @@ def browser(admin) -> Client:
 
 @pytest.fixture
 def camera(site_a):
-    return CameraFactory(site=site_a, name="Gate A", password=CAMERA_PASSWORD)
+    # at the address camera_form() sends: a changed address would need the password again
+    return CameraFactory(
+        site=site_a,
+        name="Gate A",
+        password=CAMERA_PASSWORD,
+        source_url="http://192.168.1.80/cgi-bin/snapshot.cgi",
+    )
 
 
 def camera_form(site, **changes) -> dict:

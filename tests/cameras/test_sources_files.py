@@ -16,6 +16,12 @@ from cameras.sources.files import ImageFolderSource, VideoFileSource
 
 pytestmark = pytest.mark.timeout(60)
 
+
+@pytest.fixture(autouse=True)
+def _tmp_path_is_a_file_root(tmp_path, settings):
+    settings.CAMERA_FILE_ROOTS = [tmp_path]
+
+
 FPS = 10
 FRAMES = 10  # one second of video; frame i is flat grey of level LEVEL_STEP * i
 LEVEL_STEP = 24

@@ -40,7 +40,7 @@ def process_table(host: str, port: int, extra: list[tuple[str, list[str]]]):
     return [
         (
             "web",
-            [python, "-m", "daphne", "-b", host, "-p", str(port), "--proxy-headers"]
+            [python, "-m", "monitoring.serve", "-b", host, "-p", str(port)]
             + ["monitoring.asgi:application"],
         ),
         (
