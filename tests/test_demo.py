@@ -192,3 +192,38 @@ def test_the_demo_ledger_grows_by_itself_while_it_runs(tmp_path):
     assert calls.count() >= 2, (tmp_path / "runall.log").read_text()[-3000:]
     assert set(calls.values_list("api", flat=True)) == {"body_num"}
     assert calls.values("camera_id").distinct().count() >= 1
+
+
+@pytest.mark.django_db
+def test_every_finance_page_and_export_labels_the_demo_accounts_as_sandbox():
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.urls import reverse
+    from openpyxl import load_workbook
+
+    from tests.billing.test_exports import pdf_page_text
+
+    demo()
+    users = get_user_model().objects
+    finance, admin = Client(), Client()
+    finance.force_login(users.get(username="finance"))
+    admin.force_login(users.get(username="admin"))
+    month = "{:04d}-{:02d}".format(*last_month())
+
+    assert b"sandbox" in finance.get(reverse("billing:index")).content
+    assert b"sandbox" in admin.get(reverse("vendor_account_list")).content
+    for name in (BAIDU_ACCOUNT, CTYUN_ACCOUNT):
+        account = VendorAccount.objects.get(name=name)
+        page = finance.get(reverse("billing:bill", args=[account.pk]), {"month": month})
+        assert page.status_code == 200 and b"sandbox" in page.content
+        assert b"seed" not in page.content
+        edit = admin.get(reverse("vendor_account_edit", args=[account.pk]))
+        assert edit.status_code == 200 and b"sandbox" in edit.content
+        csv = finance.get(reverse("billing:export_csv", args=[account.pk]), {"month": month})
+        assert "sandbox" in csv.content.decode("utf-8-sig")
+        xlsx = finance.get(reverse("billing:export_xlsx", args=[account.pk]), {"month": month})
+        sheet = load_workbook(io.BytesIO(xlsx.content)).active
+        cells = [str(cell) for row in sheet.iter_rows(values_only=True) for cell in row if cell]
+        assert any("sandbox" in cell for cell in cells)
+        pdf = finance.get(reverse("billing:export_pdf", args=[account.pk]), {"month": month})
+        assert b"sandbox" in pdf_page_text(pdf.content)
