@@ -32,7 +32,6 @@ from monitoring.models import VendorAccount
 DEFAULT_SANDBOX_URL = "http://127.0.0.1:8000/sandbox"
 BAIDU_ACCOUNT = "Baidu sandbox · 百度沙箱"
 CTYUN_ACCOUNT = "CTYun sandbox · 天翼云沙箱"
-SANDBOX_LABEL = "sandbox"
 
 # Calls per day of each API (weekdays; weekends see 40 %), spread over the working hours.
 BAIDU_DAILY = {"body_attr": 900, "body_num": 650, "hand_analysis": 60}
