@@ -34,8 +34,8 @@ BAIDU_ACCOUNT = "Baidu sandbox · 百度沙箱"
 CTYUN_ACCOUNT = "CTYun sandbox · 天翼云沙箱"
 
 # Calls per day of each API (weekdays; weekends see 40 %), spread over the working hours.
-BAIDU_DAILY = {"body_attr": 900, "body_num": 650, "hand_analysis": 60}
-CTYUN_DAILY = {"fence": 400, "helmet": 250}
+BAIDU_DAILY = {"body_attr": 400, "body_num": 250, "hand_analysis": 30}
+CTYUN_DAILY = {"fence": 150, "helmet": 80}
 WORK_HOURS = range(7, 20)
 MONTHS_OF_HISTORY = 3
 # A balance this many days of recent spending away from zero: the reminder of
