@@ -16,6 +16,8 @@ from alerts.models import Alert
 from cameras import roles
 from cameras.models import Site
 
+from .test_alert_pages import make_alert
+
 pytestmark = pytest.mark.django_db
 
 # 03:31 UTC: 11:31 in Shanghai, 22:31 the day before in New York (EST).
@@ -29,18 +31,7 @@ def client_for(user) -> Client:
 
 
 def alert_on(rule) -> Alert:
-    return Alert.objects.create(
-        rule=rule,
-        camera=rule.camera,
-        region=rule.region,
-        site_id=rule.camera.site_id,
-        kind=rule.kind,
-        status="open",
-        severity="warning",
-        title=rule.name,
-        opened_at=OPENED,
-        last_seen_at=OPENED,
-    )
+    return make_alert(rule, status="open", opened_at=OPENED)
 
 
 def test_a_new_site_keeps_its_times_in_shanghai():
