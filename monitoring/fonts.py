@@ -10,8 +10,8 @@ Chinese then draws as boxes.
 
 from __future__ import annotations
 
-import functools
 import logging
+import threading
 from pathlib import Path
 
 from PIL import ImageFont
@@ -29,9 +29,21 @@ def font_path() -> Path | None:
     return path if path.is_file() else None
 
 
-@functools.lru_cache(maxsize=32)
+_per_thread = threading.local()
+
+
 def drawing_font(size: int):
-    """The font to draw text of ``size`` pixels with (one object per size, reused)."""
+    """The font to draw text of ``size`` pixels with: one object per size and thread
+    (a FreeType face is not to be shared between threads), reused."""
+    fonts = getattr(_per_thread, "fonts", None)
+    if fonts is None:
+        fonts = _per_thread.fonts = {}
+    if size not in fonts:
+        fonts[size] = _load(size)
+    return fonts[size]
+
+
+def _load(size: int):
     path = font_path()
     if path is not None:
         return ImageFont.truetype(str(path), size)
