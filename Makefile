@@ -36,8 +36,9 @@ demo: migrate models
 	$(PY) manage.py demo
 
 ## Install, migrate, create the demo data and run everything on http://127.0.0.1:8000
+## (with the vendor sandbox on: the demo's Baidu and CTYun accounts call it)
 run: demo
-	$(PY) manage.py runall
+	SANDBOX_ENABLED=$${SANDBOX_ENABLED:-true} $(PY) manage.py runall
 
 ## Install test tools, start PostgreSQL and Redis on loopback, lint and run every test
 test: install-dev

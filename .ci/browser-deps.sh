@@ -13,6 +13,15 @@ if [ ! -x /usr/bin/chromium ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 fi
 
+# A CJK font for the browser, so Chinese names render (and the README's screenshots show
+# them): WenQuanYi Micro Hei (Debian fonts-wqy-microhei, Apache-2.0 or GPL-3 with the font
+# exception), 5 MB.
+if [ ! -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then
+  echo "Installing a CJK font (fonts-wqy-microhei) for the browser tests ..." >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq fonts-wqy-microhei >/dev/null
+fi
+
 if [ -x "$venv/bin/python" ] && ! "$venv/bin/python" -c 'import playwright' 2>/dev/null; then
   "$venv/bin/pip" install -q "$(grep -E '^playwright==' requirements-dev.txt)"
 fi

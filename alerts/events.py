@@ -128,8 +128,11 @@ def _enqueue_webhooks(site_id: int, type: str, event_id: int) -> None:
 # ---------------------------------------------------------------- payloads
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+def _iso(value: datetime | None, zone=None) -> str | None:
+    """ISO 8601, with the offset of ``zone`` (the site's) when given."""
+    if not value:
+        return None
+    return (value.astimezone(zone) if zone is not None else value).isoformat()
 
 
 def _username(user) -> str | None:
@@ -152,7 +155,9 @@ def frame_url(camera_id: int, frame_id: int | None) -> str | None:
 
 
 def alert_payload(alert: Alert) -> dict[str, Any]:
-    """An alert as events and webhooks carry it."""
+    """An alert as events and webhooks carry it; times with the offset of the site's zone,
+    named in ``time_zone``."""
+    zone = alert.site.zone
     return {
         "id": alert.pk,
         "rule": alert.rule_id,
@@ -167,8 +172,8 @@ def alert_payload(alert: Alert) -> dict[str, Any]:
         "severity": alert.severity,
         "title": alert.title,
         "summary": alert.summary,
-        "opened_at": _iso(alert.opened_at),
-        "last_seen_at": _iso(alert.last_seen_at),
+        "opened_at": _iso(alert.opened_at, zone),
+        "last_seen_at": _iso(alert.last_seen_at, zone),
         "count": alert.count,
         "best_score": alert.best_score,
         "findings": alert.findings,
@@ -176,10 +181,11 @@ def alert_payload(alert: Alert) -> dict[str, Any]:
         "frame_url": frame_url(alert.camera_id, alert.best_frame_id),
         "evidence_url": evidence_url(alert),
         "acknowledged_by": _username(alert.acknowledged_by),
-        "acknowledged_at": _iso(alert.acknowledged_at),
+        "acknowledged_at": _iso(alert.acknowledged_at, zone),
         "resolved_by": _username(alert.resolved_by),
-        "resolved_at": _iso(alert.resolved_at),
+        "resolved_at": _iso(alert.resolved_at, zone),
         "resolution_note": alert.resolution_note,
+        "time_zone": alert.site.time_zone,
     }
 
 

@@ -13,9 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from cameras.polygons import KIND_COLOURS, rescale
+from monitoring.fonts import drawing_font
 
 BOX_COLOUR = "#2e7d32"
 OFFENDING_COLOUR = "#e00000"
@@ -52,13 +53,6 @@ def _hex(colour: str) -> tuple[int, int, int]:
     return (int(colour[0:2], 16), int(colour[2:4], 16), int(colour[4:6], 16))
 
 
-def _font(size: int):
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow without FreeType: the fixed bitmap font
-        return ImageFont.load_default()
-
-
 def _label(box: OverlayBox) -> str:
     return f"{box.label} {box.score:.2f}" if box.score is not None else box.label
 
@@ -81,7 +75,7 @@ def render_overlay(
     picture = picture.convert("RGBA")
     width, height = picture.size
     line = max(2, round(min(width, height) / 300))
-    font = _font(max(12, height // 40))
+    font = drawing_font(max(12, height // 40))
 
     shapes = Image.new("RGBA", picture.size, (0, 0, 0, 0))
     fill = ImageDraw.Draw(shapes)

@@ -23,6 +23,7 @@ from django.db.models import Max, Prefetch, RestrictedError
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -369,7 +370,9 @@ def _detail_page(request, alert: Alert, *, resolve_form=None, note_form=None):
         "frame_url": reverse("alerts:frame", args=[alert.pk]) if overlay else None,
         "overlay_data": {"overlay": overlay, "region_colours": KIND_COLOURS} if overlay else None,
     }
-    return render(request, "alerts/detail.html", context)
+    # The alert's times in its own site's zone, whichever site the user's pages use.
+    with timezone.override(alert.site.zone):
+        return render(request, "alerts/detail.html", context)
 
 
 @watch_required

@@ -407,9 +407,13 @@ def _baidu_api(api, title, tiers, personal, enterprise, **rest) -> BaiduApiPlan:
     return BaiduApiPlan(api, title, tiers, personal, enterprise, **rest)
 
 
+# The plans' names as users read them on bills and exports (the sources are in comments).
+BAIDU_PLAN_NAME = "Baidu Body Analysis list prices · 百度人体分析标准价格"
+CTYUN_PLAN_NAME = "CTYun Safety Production public beta · 天翼云安全生产公测"
+
 # Free quota per `免费测试资源`; packages per `2. 购买次数包`; QPS per `3. 按QPS购买`.
 BAIDU_DEFAULT_PLAN = BaiduPlan(
-    name="Baidu Body Analysis (seed 产品价格)",
+    name=BAIDU_PLAN_NAME,
     apis=(
         _baidu_api(
             "body_analysis", "人体关键点识别", _BODY_TIERS, 10_000, 50_000, qps_purchasable=True
@@ -467,7 +471,7 @@ _CTYUN_BETA_SPECS = _specs(
     (100_000, "0"), (400_000, "0"), (800_000, "0"), (4_000_000, "0"), (8_000_000, "0")
 )
 CTYUN_DEFAULT_PLAN = CtyunPlan(
-    name="CTYun Safety Production public beta (seed 3 计费说明)",
+    name=CTYUN_PLAN_NAME,
     apis=(
         CtyunApiPlan("helmet", "安全帽正确佩戴识别", _CTYUN_BETA_SPECS),
         CtyunApiPlan("workwear", "工作服识别", _CTYUN_BETA_SPECS),

@@ -60,7 +60,7 @@ class SiteScopedAdminMixin:
 
 @admin.register(Site)
 class SiteAdmin(HistoryAdminMixin, admin.ModelAdmin):
-    list_display = ("name", "address", "created_at")
+    list_display = ("name", "address", "time_zone", "created_at")
     search_fields = ("name", "address")
     filter_horizontal = ("members",)
 

@@ -16,7 +16,7 @@ DEMO_CAMERAS = [
 FENCE_NAME = "No-entry area · 禁入区"
 
 
-def add_demo_cameras(site: Site, stdout) -> None:
+def add_demo_cameras(site: Site, stdout, **_options) -> None:
     for name, scene_name, interval in DEMO_CAMERAS:
         scene = SCENES[scene_name]
         width, height = scene.size

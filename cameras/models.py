@@ -3,17 +3,40 @@ frames, and the record of changes. Every object a user sees is scoped by site.""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from monitoring.crypto import EncryptedTextField
 
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
+
+
+def validate_time_zone(value: str) -> None:
+    """An IANA time zone name this machine knows, like Asia/Shanghai."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValidationError(
+            _("Unknown time zone %(zone)s: give an IANA name like Asia/Shanghai."),
+            params={"zone": value},
+        ) from None
+
 
 class Site(models.Model):
     name = models.CharField(_("name"), max_length=200, unique=True)
     address = models.CharField(_("address"), max_length=500, blank=True)
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        default=DEFAULT_TIME_ZONE,
+        validators=[validate_time_zone],
+        help_text=_("Every time of this site is shown in this zone (an IANA name)."),
+    )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         related_name="sites",
@@ -36,6 +59,14 @@ class Site(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The site's time zone (the default one if the stored name is unknown here)."""
+        try:
+            return ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            return ZoneInfo(DEFAULT_TIME_ZONE)
 
 
 class SourceKind(models.TextChoices):

@@ -21,6 +21,7 @@ from django.db.models import Count, Exists, OuterRef
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -154,6 +155,9 @@ def _camera_form_page(request, camera: Camera | None):
             frame_url=_frame_url(camera),
             region_count=camera.regions.count(),
         )
+        # The camera's times in its own site's zone.
+        with timezone.override(camera.site.zone):
+            return render(request, "cameras/camera_form.html", context)
     return render(request, "cameras/camera_form.html", context)
 
 

@@ -1,7 +1,10 @@
 """Demo data of the analysis side: the on-box analyzer as a vendor account, what the two
 demo cameras analyse with it (persons, and the fence of their no-entry area), and the
 rules that turn it into alerts (fence intrusion on two frames in a row, a crowd of more
-than three people).
+than three people). Each demo camera also counts people through the demo's Baidu sandbox
+account (``billing.demo_data``) once a minute: a paid call the sandbox answers from the
+picture itself (``body_num`` is analyzed there, never replayed; docs/sandbox.md), so the
+ledger, the camera's cost and the month's draft bill grow while the demo runs.
 
 A ``DEMO_HOOKS`` hook of the ``demo`` command, run after the cameras' own hook (it
 needs their cameras and fence regions). Safe on every start: missing rows are created,
@@ -11,6 +14,7 @@ existing ones are left as an admin may have changed them.
 from __future__ import annotations
 
 from alerts.models import Rule
+from billing.demo_data import BAIDU_ACCOUNT
 from cameras.demo_data import DEMO_CAMERAS, FENCE_NAME
 from cameras.models import Camera, CameraAnalysis, Region
 from monitoring.models import Vendor, VendorAccount
@@ -18,6 +22,9 @@ from monitoring.models import Vendor, VendorAccount
 ACCOUNT_NAME = "On-box analyzer"
 # api, seconds between two analysed frames (the demo cameras sample every 2 s)
 DEMO_ANALYSES = [("fence", 2.0), ("persons", 10.0)]
+# The paid analysis of each demo camera through the sandbox account: an API the sandbox
+# computes from the image (X-Sandbox-Analyzer: local), at a modest rate.
+LIVE_SANDBOX_ANALYSIS = ("body_num", 60.0)
 FENCE_RULE = "No entry · 禁止进入"
 CROWD_RULE = "Crowd · 人员聚集"
 CROWD_LIMIT = 3
@@ -25,7 +32,7 @@ CROWD_LIMIT = 3
 DEMO_MIN_CONFIDENCE = 0.4
 
 
-def add_demo_analyses(site, stdout) -> None:
+def add_demo_analyses(site, stdout, **_options) -> None:
     """Create the on-box account, the demo cameras' analyses and their rules."""
     account, created = VendorAccount.objects.get_or_create(
         name=ACCOUNT_NAME, defaults={"vendor": Vendor.LOCAL, "site": site}
@@ -37,6 +44,7 @@ def add_demo_analyses(site, stdout) -> None:
         )
         return
     stdout.write(f"Vendor account {'added' if created else 'ready'}: {ACCOUNT_NAME}\n")
+    sandbox = VendorAccount.objects.filter(name=BAIDU_ACCOUNT, vendor=Vendor.BAIDU).first()
     for camera_name, _scene, _interval in DEMO_CAMERAS:
         camera = Camera.objects.filter(site=site, name=camera_name).first()
         if camera is None:
@@ -45,6 +53,11 @@ def add_demo_analyses(site, stdout) -> None:
         for api, interval in DEMO_ANALYSES:
             CameraAnalysis.objects.get_or_create(
                 camera=camera, api=api, account=account, defaults={"interval": interval}
+            )
+        if sandbox is not None:
+            api, interval = LIVE_SANDBOX_ANALYSIS
+            CameraAnalysis.objects.get_or_create(
+                camera=camera, api=api, account=sandbox, defaults={"interval": interval}
             )
         fence = Region.objects.filter(camera=camera, name=FENCE_NAME).first()
         if fence is not None:
@@ -77,5 +90,6 @@ def add_demo_analyses(site, stdout) -> None:
         stdout.write(
             f"Demo analyses ready on {camera_name}: "
             + ", ".join(f"{api} every {interval:g} s" for api, interval in DEMO_ANALYSES)
+            + (f"; {LIVE_SANDBOX_ANALYSIS[0]} through {BAIDU_ACCOUNT}" if sandbox else "")
             + "; rules: fence intrusion, crowd\n"
         )

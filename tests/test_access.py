@@ -73,7 +73,7 @@ def test_each_role_reaches_its_pages_and_no_others(make_user, site_a, role):
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("role", "landing"),
-    [(roles.OPERATOR, "/live/"), (roles.ADMIN, "/live/"), (roles.FINANCE, "/billing/")],
+    [(roles.OPERATOR, "/live/"), (roles.FINANCE, "/billing/")],
 )
 def test_the_home_page_sends_each_role_to_its_first_page(make_user, site_a, role, landing):
     client = Client()
@@ -81,6 +81,18 @@ def test_the_home_page_sends_each_role_to_its_first_page(make_user, site_a, role
     response = client.get("/")
     assert response.status_code == 302
     assert response["Location"] == landing
+
+
+@pytest.mark.django_db
+def test_an_admin_with_first_steps_left_lands_on_the_checklist_then_the_live_wall(
+    make_user, site_a
+):
+    client = Client()
+    client.force_login(make_user(roles.ADMIN, site_a))
+    response = client.get("/")
+    assert response.status_code == 200
+    assert 'data-role="checklist"' in response.content.decode()
+    assert 'href="/live/"' in response.content.decode()
 
 
 @pytest.mark.django_db

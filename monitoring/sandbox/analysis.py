@@ -17,6 +17,7 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from monitoring.backends.base import AnalysisResult, Box, Unsupported
+from monitoring.fonts import drawing_font
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ def render(
     canvas = image.convert("RGB").copy()
     draw = ImageDraw.Draw(canvas)
     line = max(2, round(min(canvas.size) / 300))
+    font = drawing_font(max(12, round(min(canvas.size) / 40)))
     for polygon in polygons:
         if len(polygon) >= 2:
             draw.line([*polygon, polygon[0]], fill=(0, 160, 255), width=line)
@@ -108,9 +110,14 @@ def render(
             width=line,
         )
         if label:
-            draw.text((box.left + line, max(0, box.top - 12)), label, fill=(255, 40, 40))
+            draw.text(
+                (box.left + line, max(0, box.top - font.size - line)),
+                label,
+                fill=(255, 40, 40),
+                font=font,
+            )
     if caption:
-        draw.text((8, 8), caption, fill=(255, 255, 0))
+        draw.text((8, 8), caption, fill=(255, 255, 0), font=font)
     buffer = io.BytesIO()
     canvas.save(buffer, format="JPEG", quality=85)
     return base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -41,15 +41,20 @@ const STALE_AFTER_MS = 60_000;
 const STILL_REFRESH_MS = 30_000;
 
 const language = document.documentElement.lang || undefined;
-const timeFormat = new Intl.DateTimeFormat(language, { timeStyle: "medium" });
-const dateTimeFormat = new Intl.DateTimeFormat(language, { dateStyle: "short", timeStyle: "medium" });
+// Times are shown in the site's zone, sent by the page shell, whatever the browser's zone.
+const timeZone = document.documentElement.dataset.timeZone || undefined;
+const timeFormat = new Intl.DateTimeFormat(language, { timeStyle: "medium", hourCycle: "h23", timeZone });
+const dateTimeFormat = new Intl.DateTimeFormat(language, {
+  year: "numeric", month: "2-digit", day: "2-digit",
+  hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZone,
+});
+const dayFormat = new Intl.DateTimeFormat("en-CA", { timeZone });
 
 function formatMoment(iso) {
   if (!iso) return "";
   const moment = new Date(iso);
   if (Number.isNaN(moment.getTime())) return "";
-  const today = new Date();
-  return moment.toDateString() === today.toDateString()
+  return dayFormat.format(moment) === dayFormat.format(new Date())
     ? timeFormat.format(moment)
     : dateTimeFormat.format(moment);
 }

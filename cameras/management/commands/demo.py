@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from billing.demo_data import DEFAULT_SANDBOX_URL, add_demo_billing
 from cameras import roles
 from cameras.demo_data import add_demo_cameras
 from cameras.models import Site
@@ -33,9 +34,15 @@ class Command(BaseCommand):
             default=os.environ.get("DEMO_PASSWORD") or "demo-password",
             help="Password for the demo users (default: $DEMO_PASSWORD or demo-password).",
         )
+        parser.add_argument(
+            "--sandbox-url",
+            default=os.environ.get("DEMO_SANDBOX_URL") or DEFAULT_SANDBOX_URL,
+            help="The vendor sandbox the demo's Baidu and CTYun accounts call: the running "
+            f"server's /sandbox (default: $DEMO_SANDBOX_URL or {DEFAULT_SANDBOX_URL}).",
+        )
 
     @transaction.atomic
-    def handle(self, *args, password, **options):
+    def handle(self, *args, password, sandbox_url, **options):
         groups = roles.ensure_roles()
         site, _created = Site.objects.get_or_create(
             name=DEMO_SITE, defaults={"address": "Demo scene, rendered on this machine"}
@@ -50,7 +57,7 @@ class Command(BaseCommand):
             user.groups.set([groups[role]])
             site.members.add(user)
         for hook in DEMO_HOOKS:
-            hook(site, self.stdout)
+            hook(site, self.stdout, sandbox_url=sandbox_url)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo site ready. Sign in as admin, operator or finance with password: {password}"
@@ -58,6 +65,7 @@ class Command(BaseCommand):
         )
 
 
-# Each part of the product adds its demo data (cameras, fences, rules) through a hook
-# taking the demo site and an output stream; they run in this order on every start.
-DEMO_HOOKS: list = [add_demo_cameras, add_demo_analyses]
+# Each part of the product adds its demo data (cameras, fences, finance, analyses and
+# rules) through a hook taking the demo site, an output stream and the sandbox's URL;
+# they run in this order on every start.
+DEMO_HOOKS: list = [add_demo_cameras, add_demo_billing, add_demo_analyses]
