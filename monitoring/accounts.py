@@ -11,10 +11,13 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
 
 from cameras import roles
+from monitoring import vendor_stops
 from monitoring.models import SECRET_FIELDS, VendorAccount
 
 SECRET_SET_TEXT = _("•••• set")
@@ -135,6 +138,22 @@ def vendor_account_new(request):
         messages.success(request, _("Vendor account “%(name)s” added.") % {"name": account.name})
         return redirect("vendor_account_list")
     return render(request, "monitoring/vendor_account_form.html", {"form": form, "account": None})
+
+
+@login_required
+@permission_required(roles.CONFIGURE, raise_exception=True)
+@require_POST
+def vendor_account_resume(request, pk: int):
+    """The banner's resume button: lift every vendor stop of the account."""
+    account = get_object_or_404(VendorAccount, pk=pk)
+    vendor_stops.resume(account.pk, user=request.user)
+    messages.success(request, _("Vendor account “%(name)s” resumed.") % {"name": account.name})
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(back)
+    return redirect("vendor_account_list")
 
 
 @_sensitive

@@ -4,6 +4,9 @@ Credentials are write-only: requests may send them, answers only say whether eac
 is set (``api_key_set``...). On update, a credential left out or sent empty keeps the
 stored value. The model's own validation (``VendorAccount.clean``) decides what is valid,
 so the API, the pages and the Django admin accept and refuse the same things.
+
+``stops`` lists the vendor's stop answers holding the account's calls back
+(``monitoring.vendor_stops``); ``POST /api/vendor-accounts/{id}/resume/`` lifts them all.
 """
 
 from __future__ import annotations
@@ -15,11 +18,15 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import permissions, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from cameras import roles
+from monitoring import vendor_stops
+from monitoring.analysis_health import reason_text
 from monitoring.apiutils import Conflict
 from monitoring.models import SECRET_FIELDS, VendorAccount
 
@@ -45,6 +52,15 @@ def _secret_field(help_text) -> serializers.CharField:
 
 
 _KEEP = _("Write-only. Left out or empty on update, the stored value is kept.")
+
+
+class VendorStopSerializer(serializers.Serializer):
+    api = serializers.CharField(help_text=_("The API held back; empty: every API."))
+    state = serializers.ChoiceField(choices=["paused", "refused"])
+    code = serializers.CharField(help_text=_("The vendor's error code."))
+    reason = serializers.CharField(help_text=_("What to do, in your language."))
+    started_at = serializers.DateTimeField()
+    until = serializers.DateTimeField(allow_null=True)
 
 
 class VendorAccountSerializer(serializers.ModelSerializer):
@@ -77,6 +93,7 @@ class VendorAccountSerializer(serializers.ModelSerializer):
         required=False,
         help_text=VendorAccount._meta.get_field("ports").help_text,
     )
+    stops = serializers.SerializerMethodField()
 
     class Meta:
         model = VendorAccount
@@ -98,10 +115,15 @@ class VendorAccountSerializer(serializers.ModelSerializer):
             "connect_timeout",
             "read_timeout",
             "notes",
+            "stops",
             "created_at",
             "updated_at",
         ]
         read_only_fields = ["created_at", "updated_at"]
+
+    @extend_schema_field(VendorStopSerializer(many=True))
+    def get_stops(self, account: VendorAccount) -> list[dict]:
+        return [stop_payload(stop) for stop in vendor_stops.active_stops(account.pk)]
 
     def validate(self, attrs):
         attrs = {
@@ -120,6 +142,17 @@ class VendorAccountSerializer(serializers.ModelSerializer):
         attrs["base_url"] = candidate.base_url
         attrs["ports"] = candidate.ports
         return attrs
+
+
+def stop_payload(stop) -> dict:
+    return {
+        "api": stop.api,
+        "state": stop.state,
+        "code": stop.code,
+        "reason": reason_text(stop.reason, stop.message, stop.code, stop.until),
+        "started_at": stop.started_at,
+        "until": stop.until,
+    }
 
 
 def _as_drf_errors(error: DjangoValidationError) -> dict[str, list[str]]:
@@ -149,6 +182,19 @@ class VendorAccountViewSet(viewsets.ModelViewSet):
     queryset = VendorAccount.objects.order_by("name")
     serializer_class = VendorAccountSerializer
     permission_classes = [permissions.IsAuthenticated, CanConfigure]
+
+    @extend_schema(
+        request=None,
+        responses=VendorAccountSerializer,
+        summary=_("Resume a vendor account its vendor's stop answers hold back"),
+    )
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        """Lift every stop of the account (credentials, limits, nothing bought): calls
+        leave again from the next frames."""
+        account = self.get_object()
+        vendor_stops.resume(account.pk, user=request.user)
+        return Response(self.get_serializer(account).data)
 
     def perform_destroy(self, instance):
         try:

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from monitoring import vendor_stops
 from monitoring.analysis_models import (
     AnalysisState,
     FrameAnalysis,
@@ -241,7 +242,7 @@ def refresh_account(account_id: int, *, now: datetime | None = None) -> None:
     from cameras.models import CameraAnalysis
     from monitoring.vendor_stops import active_stops, stop_for
 
-    now = now or timezone.now()
+    now = now or vendor_stops.clock()
     stops = active_stops(account_id, now=now)
     analyses = CameraAnalysis.objects.filter(account_id=account_id).select_related(
         "camera", "pipeline_state"
@@ -278,7 +279,7 @@ def health_payload(analysis, *, now: datetime | None = None) -> dict[str, Any]:
     "stop"}`` of ``analysis``, ``reason`` in the active language. ``stop`` is what a
     resume lifts: ``"api"`` (the analysis' resume), ``"account"`` (the vendor
     account's), or None."""
-    now = now or timezone.now()
+    now = now or vendor_stops.clock()
     state = _state_row(analysis)
     if state is None:
         return _payload(HealthState.WAITING, "waiting", None, None, "", None, "", None)
@@ -380,13 +381,23 @@ def analysis_health_payload(analysis, *, now=None) -> dict[str, Any]:
 
 
 def camera_health(camera_id: int, *, now=None) -> list[dict[str, Any]]:
-    """The health of each enabled analysis of a camera, for the live wall's tiles."""
+    """The health of each enabled analysis of a camera (``camera.status``)."""
+    return cameras_health([camera_id], now=now).get(camera_id, [])
+
+
+def cameras_health(camera_ids, *, now=None) -> dict[int, list[dict[str, Any]]]:
+    """Per camera, ``[{"analysis", "api", "health"}]`` of its enabled analyses, in one
+    query (the live wall's tiles)."""
     from cameras.models import CameraAnalysis
 
-    analyses = CameraAnalysis.objects.filter(camera_id=camera_id, enabled=True).select_related(
-        "pipeline_state"
+    analyses = (
+        CameraAnalysis.objects.filter(camera_id__in=list(camera_ids), enabled=True)
+        .select_related("pipeline_state")
+        .order_by("camera_id", "api", "pk")
     )
-    return [
-        {"analysis": item.pk, "api": item.api, "health": health_payload(item, now=now)}
-        for item in analyses.order_by("api", "pk")
-    ]
+    result: dict[int, list[dict[str, Any]]] = {}
+    for item in analyses:
+        result.setdefault(item.camera_id, []).append(
+            {"analysis": item.pk, "api": item.api, "health": health_payload(item, now=now)}
+        )
+    return result

@@ -41,13 +41,18 @@ LIFTED_BY_RESUME = "resume"
 LIFTED_BY_QUOTA = "quota"
 
 
+def clock() -> datetime:
+    """The present, as stops start and end by it (tests move it)."""
+    return timezone.now()
+
+
 def active_q(now: datetime) -> Q:
     return Q(lifted_at__isnull=True) & (Q(until__isnull=True) | Q(until__gt=now))
 
 
 def active_stops(account_id: int, *, now: datetime | None = None) -> list[VendorStop]:
     """The account's stops in force at ``now``, account-wide first."""
-    now = now or timezone.now()
+    now = now or clock()
     return list(
         VendorStop.objects.filter(active_q(now), account_id=account_id).order_by("api", "pk")
     )
@@ -73,7 +78,7 @@ def record(
     account, api: str, rule: StopRule, *, code: str = "", message: str = "", now=None
 ) -> VendorStop:
     """Open (or renew) the stop ``rule`` describes for ``api`` of ``account``."""
-    now = now or timezone.now()
+    now = now or clock()
     target = "" if rule.scope == SCOPE_ACCOUNT else api
     values = {
         "state": rule.state,
@@ -138,6 +143,21 @@ def resume(account_id: int, *, api: str | None = None, user=None, now=None) -> i
     return _lift(stops, LIFTED_BY_RESUME, account_id, user=user, now=now)
 
 
+def resume_analysis(analysis, *, user=None, now=None) -> int:
+    """An admin resumes one analysis: the stop of its API on its account is lifted, and
+    it no longer waits for a ``retry_after``. Returns how many stops were lifted."""
+    from monitoring.analysis_models import AnalysisState
+
+    now = now or clock()
+    AnalysisState.objects.filter(analysis_id=analysis.pk).update(retry_at=None)
+    lifted = resume(analysis.account_id, api=analysis.api, user=user, now=now)
+    if not lifted:
+        from monitoring import analysis_health
+
+        analysis_health.refresh_account(analysis.account_id, now=now)
+    return lifted
+
+
 def lift_quota_stops(account_id: int, api: str | None = None, *, now=None) -> int:
     """A package or quota was recorded: lift the stops it answers (CTYun 51001-51003)."""
     stops = VendorStop.objects.filter(
@@ -149,7 +169,7 @@ def lift_quota_stops(account_id: int, api: str | None = None, *, now=None) -> in
 
 
 def _lift(stops, how: str, account_id: int, *, user=None, now=None) -> int:
-    now = now or timezone.now()
+    now = now or clock()
     count = stops.update(
         lifted_at=now, lifted_how=how, lifted_by=user if user is not None else None
     )
@@ -165,7 +185,7 @@ def account_stops_for(user, *, now: datetime | None = None) -> list[VendorStop]:
 
     if not getattr(user, "is_authenticated", False) or not user.has_perm(roles.CONFIGURE):
         return []
-    now = now or timezone.now()
+    now = now or clock()
     return list(
         VendorStop.objects.filter(active_q(now), api="")
         .select_related("account")
