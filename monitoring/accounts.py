@@ -124,7 +124,10 @@ _sensitive = sensitive_post_parameters(*SECRET_FIELDS)
 @login_required
 @permission_required(roles.CONFIGURE, raise_exception=True)
 def vendor_account_list(request):
-    accounts = VendorAccount.objects.order_by("name")
+    accounts = list(VendorAccount.objects.order_by("name"))
+    stops = vendor_stops.stops_by_account([account.pk for account in accounts])
+    for account in accounts:
+        account.active_stops = stops.get(account.pk, [])
     return render(request, "monitoring/vendor_account_list.html", {"accounts": accounts})
 
 

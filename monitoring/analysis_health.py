@@ -41,6 +41,7 @@ from monitoring.analysis_models import (
 from monitoring.backends.stops import REASON_SCOPES
 
 DETAIL_LENGTH = 500
+SUCCESS_SEEN_EVERY = timedelta(seconds=5)
 # Gate refusals that pass by themselves: no change of health.
 PASSING_REFUSALS = frozenset({"qps"})
 # Gate refusals because of a vendor stop: the stop says why.
@@ -201,6 +202,11 @@ def set_health(
     if state == HealthState.OK:
         values["last_error_code"] = ""
     state_row, _created = AnalysisState.objects.get_or_create(analysis_id=analysis.pk)
+    last = state_row.last_success_at
+    if success and last is not None and timedelta(0) <= now - last < SUCCESS_SEEN_EVERY:
+        # While it keeps succeeding, "last success" is kept to within a few seconds
+        # rather than written after every call.
+        values["last_success_at"] = last
     changed = (
         state_row.health != state
         or state_row.health_reason != reason

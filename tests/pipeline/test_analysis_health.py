@@ -223,3 +223,43 @@ async def test_a_browser_of_the_site_receives_the_analysis_health_event_live(
     assert message["health"]["state"] == "failing"
     assert "timeout" in message["health"]["reasons"]["en"]
     await communicator.disconnect()
+
+
+def test_an_account_wide_stop_is_told_to_admins_on_every_page_and_resumed_there(
+    camera, make_user, client
+):
+    from monitoring.backends.stops import LIFT_RESUME, REFUSED, SCOPE_ACCOUNT
+
+    analysis = add_analysis(camera, "persons")
+    account = analysis.account
+    vendor_stops.record(
+        account,
+        "persons",
+        StopRule(SCOPE_ACCOUNT, REFUSED, LIFT_RESUME, "credentials"),
+        code="14",
+        now=at(0),
+    )
+    # An operator is not told (nothing to do about it); an admin is, on any page
+    client.force_login(make_user(roles.OPERATOR, camera.site))
+    assert "is stopped: no call leaves" not in client.get("/live/").content.decode()
+    client.force_login(make_user(roles.ADMIN, camera.site))
+    page = client.get("/alerts/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f"Vendor account “{account.name}” is stopped: no call leaves." in page
+    accounts = client.get("/vendor-accounts/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "every API" in accounts and "code 14" in accounts
+
+    response = client.post(f"/vendor-accounts/{account.pk}/resume/", {"next": "/alerts/"})
+    assert response.status_code == 302 and response["Location"] == "/alerts/"
+    assert vendor_stops.active_stops(account.pk) == []
+    assert AnalysisState.objects.get(analysis=analysis).health == "waiting"
+    page = client.get("/alerts/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "is stopped: no call leaves" not in page
+
+
+def test_resume_does_not_redirect_off_the_site(camera, make_user, client):
+    analysis = add_analysis(camera, "persons")
+    client.force_login(make_user(roles.ADMIN, camera.site))
+    response = client.post(
+        f"/vendor-accounts/{analysis.account_id}/resume/", {"next": "https://evil.example/"}
+    )
+    assert response["Location"] == "/vendor-accounts/"
