@@ -50,6 +50,17 @@ class Failing(RecordedAnalyzer):
         raise ServiceError("busy", vendor="local", api=api)
 
 
+def pause_daily(analysis) -> None:
+    """Baidu 17 on the analysis' API, at T0."""
+    vendor_stops.record(
+        analysis.account,
+        analysis.api,
+        StopRule(SCOPE_API, PAUSED, LIFT_NEXT_DAY, "daily_limit"),
+        code="17",
+        now=T0,
+    )
+
+
 def analyze(camera, seconds: float):
     frame = store(camera, seconds)
     return pipeline.analyze_frame(frame.pk, now=frame.captured_at + timedelta(seconds=0.1))
@@ -133,13 +144,7 @@ def test_a_paused_analysis_says_until_when_and_is_waiting_once_that_time_passed(
     install_analyzer(monkeypatch, RecordedAnalyzer())
     analysis = add_analysis(camera, "persons")
     monkeypatch.setattr(vendor_stops, "clock", lambda: T0)
-    vendor_stops.record(
-        analysis.account,
-        "persons",
-        StopRule(SCOPE_API, PAUSED, LIFT_NEXT_DAY, "daily_limit"),
-        code="17",
-        now=T0,
-    )
+    pause_daily(analysis)
     client = client_for(make_user(roles.OPERATOR, camera.site))
     data = health(client, analysis)
     assert (data["state"], data["until"], data["stop"]) == (
@@ -160,13 +165,7 @@ def test_the_camera_page_shows_each_analysis_health_and_a_resume_button_when_sto
     analyze(camera, 0)
     stopped = add_analysis(camera, "fence")
     monkeypatch.setattr(vendor_stops, "clock", lambda: T0)
-    vendor_stops.record(
-        stopped.account,
-        "fence",
-        StopRule(SCOPE_API, PAUSED, LIFT_NEXT_DAY, "daily_limit"),
-        code="17",
-        now=T0,
-    )
+    pause_daily(stopped)
     client.force_login(make_user(roles.ADMIN, camera.site))
     page = client.get(f"/cameras/{camera.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert f'data-analysis="{running.pk}" data-state="ok"' in page

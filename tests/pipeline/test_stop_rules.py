@@ -65,6 +65,41 @@ def camera():
     return make_camera(interval=2.0)
 
 
+BAIDU = "https://aip.baidubce.com"
+BODY_ATTR = "/rest/2.0/image-classify/v1/body_attr"
+CTYUN = "https://ai-global.ctapi.ctyun.cn"
+HELMET = "/v1/aiop/api/2f3uquanbrpc/SafeHat/base/hat_detect"
+
+
+@pytest.fixture
+def fake_baidu():
+    """A Baidu account faked at the client boundary: tokens granted, ``body_attr`` as
+    each test sets it."""
+    account = VendorAccount.objects.create(
+        vendor="baidu", name="Baidu", api_key="ak", secret_key="sk"
+    )
+    with respx.mock(base_url=BAIDU) as vendor:
+        tokens = vendor.get("/oauth/2.0/token").respond(
+            json={"access_token": "24.t", "expires_in": 2592000, "scope": "brain_all_scope"}
+        )
+        yield account, tokens, vendor.post(BODY_ATTR)
+
+
+@pytest.fixture
+def fake_ctyun():
+    """A CTYun account with its free quota claimed, faked at the client boundary."""
+    account = VendorAccount.objects.create(
+        vendor="ctyun",
+        name="CTYun",
+        api_key="ak",
+        secret_key="sk",
+        app_key="app",
+        free_quota_claimed_at=T0 - timedelta(days=1),
+    )
+    with respx.mock(base_url=CTYUN) as vendor:
+        yield account, vendor.post(HELMET)
+
+
 def baidu_account(live_server, **changes) -> VendorAccount:
     values = {
         "vendor": "baidu",
@@ -286,40 +321,24 @@ def test_given_baidu_refusing_the_key_pair_then_the_whole_account_stops_until_re
 
 
 @pytest.mark.parametrize("code", [6, 14, 15])
-def test_given_baidu_credential_codes_then_the_account_stops(clock, camera, code):
-    account = VendorAccount.objects.create(
-        vendor="baidu", name="Baidu", api_key="ak", secret_key="sk"
-    )
+def test_given_baidu_credential_codes_then_the_account_stops(clock, camera, fake_baidu, code):
+    account, _tokens, route = fake_baidu
     analysis = add_analysis(camera, "body_attr", account)
-    with respx.mock(base_url="https://aip.baidubce.com") as vendor:
-        vendor.get("/oauth/2.0/token").respond(
-            json={"access_token": "24.t", "expires_in": 2592000, "scope": "brain_all_scope"}
-        )
-        route = vendor.post("/rest/2.0/image-classify/v1/body_attr").respond(
-            json={"error_code": code, "error_msg": "refused"}
-        )
-        run(clock, camera, 0)
-        run(clock, camera, 2)
+    route.respond(json={"error_code": code, "error_msg": "refused"})
+    run(clock, camera, 0)
+    run(clock, camera, 2)
     assert route.call_count == 1
     stop = VendorStop.objects.get()
     assert (stop.api, stop.state, stop.code) == ("", "refused", str(code))
     assert AnalysisState.objects.get(analysis=analysis).health == "refused"
 
 
-def test_given_baidu_token_errors_after_a_refresh_then_the_account_stops(clock, camera):
-    account = VendorAccount.objects.create(
-        vendor="baidu", name="Baidu", api_key="ak", secret_key="sk"
-    )
+def test_given_baidu_token_errors_after_a_refresh_then_the_account_stops(clock, camera, fake_baidu):
+    account, tokens, route = fake_baidu
     add_analysis(camera, "body_attr", account)
-    with respx.mock(base_url="https://aip.baidubce.com") as vendor:
-        tokens = vendor.get("/oauth/2.0/token").respond(
-            json={"access_token": "24.t", "expires_in": 2592000, "scope": "brain_all_scope"}
-        )
-        route = vendor.post("/rest/2.0/image-classify/v1/body_attr").respond(
-            json={"error_code": 110, "error_msg": "Access token invalid or no longer valid"}
-        )
-        run(clock, camera, 0)
-        run(clock, camera, 2)
+    route.respond(json={"error_code": 110, "error_msg": "Access token invalid or no longer valid"})
+    run(clock, camera, 0)
+    run(clock, camera, 2)
     # One refresh, then no more
     assert tokens.call_count == 2 and route.call_count == 2
     stop = VendorStop.objects.get()
@@ -327,44 +346,33 @@ def test_given_baidu_token_errors_after_a_refresh_then_the_account_stops(clock, 
 
 
 @pytest.mark.parametrize("code", [4, 18])
-def test_given_baidu_rate_limits_then_calls_slow_down_and_never_stop(clock, camera, code):
-    account = VendorAccount.objects.create(
-        vendor="baidu", name="Baidu", api_key="ak", secret_key="sk"
-    )
+def test_given_baidu_rate_limits_then_calls_slow_down_and_never_stop(
+    clock, camera, fake_baidu, code
+):
+    account, _tokens, route = fake_baidu
     analysis = add_analysis(camera, "body_attr", account)
-    with respx.mock(base_url="https://aip.baidubce.com") as vendor:
-        vendor.get("/oauth/2.0/token").respond(
-            json={"access_token": "24.t", "expires_in": 2592000, "scope": "brain_all_scope"}
-        )
-        vendor.post("/rest/2.0/image-classify/v1/body_attr").respond(
-            json={"error_code": code, "error_msg": "limit reached"}
-        )
-        outcome = run(clock, camera, 0)
+    route.respond(json={"error_code": code, "error_msg": "limit reached"})
+    outcome = run(clock, camera, 0)
     assert outcome.analyses[0].status == "unavailable"
+    assert route.call_count == RetryPolicy().max_attempts  # retried, with backoff
     assert not VendorStop.objects.exists()
     assert AnalysisState.objects.get(analysis=analysis).health == "failing"
 
 
-def test_given_a_vendor_asking_to_retry_after_then_the_analysis_waits_that_long(clock, camera):
-    account = VendorAccount.objects.create(
-        vendor="baidu", name="Baidu", api_key="ak", secret_key="sk"
-    )
+def test_given_a_vendor_asking_to_retry_after_then_the_analysis_waits_that_long(
+    clock, camera, fake_baidu
+):
+    account, _tokens, route = fake_baidu
     analysis = add_analysis(camera, "body_attr", account)
-    with respx.mock(base_url="https://aip.baidubce.com") as vendor:
-        vendor.get("/oauth/2.0/token").respond(
-            json={"access_token": "24.t", "expires_in": 2592000, "scope": "brain_all_scope"}
-        )
-        route = vendor.post("/rest/2.0/image-classify/v1/body_attr").respond(
-            429, headers={"Retry-After": "7"}, text="slow down"
-        )
-        run(clock, camera, 0)
-        calls = route.call_count
-        state = AnalysisState.objects.get(analysis=analysis)
-        assert state.health == "failing" and state.health_reason == "rate_limited"
-        assert state.retry_at == at(0.1) + timedelta(seconds=7)  # analysed 0.1 s after
-        assert run(clock, camera, 2).analyses == []
-        assert run(clock, camera, 6).analyses == []
-        assert run(clock, camera, 8).analyses != []
+    route.respond(429, headers={"Retry-After": "7"}, text="slow down")
+    run(clock, camera, 0)
+    calls = route.call_count
+    state = AnalysisState.objects.get(analysis=analysis)
+    assert state.health == "failing" and state.health_reason == "rate_limited"
+    assert state.retry_at == at(0.1) + timedelta(seconds=7)  # analysed 0.1 s after
+    assert run(clock, camera, 2).analyses == []
+    assert run(clock, camera, 6).analyses == []
+    assert run(clock, camera, 8).analyses != []
     assert route.call_count > calls
     assert not VendorStop.objects.exists()
 
@@ -406,22 +414,14 @@ def test_given_ctyun_51003_then_that_api_is_refused_until_a_package_is_recorded(
 
 
 @pytest.mark.parametrize("code", [51001, 51002])
-def test_given_ctyun_service_not_bought_or_expired_then_that_api_is_refused(clock, camera, code):
-    account = VendorAccount.objects.create(
-        vendor="ctyun",
-        name="CTYun",
-        api_key="ak",
-        secret_key="sk",
-        app_key="app",
-        free_quota_claimed_at=T0 - timedelta(days=1),
-    )
+def test_given_ctyun_service_not_bought_or_expired_then_that_api_is_refused(
+    clock, camera, fake_ctyun, code
+):
+    account, route = fake_ctyun
     add_analysis(camera, "helmet", account)
-    with respx.mock(base_url="https://ai-global.ctapi.ctyun.cn") as vendor:
-        route = vendor.post("/v1/aiop/api/2f3uquanbrpc/SafeHat/base/hat_detect").respond(
-            json={"code": code, "message": "error", "details": "no"}
-        )
-        run(clock, camera, 0)
-        run(clock, camera, 2)
+    route.respond(json={"code": code, "message": "error", "details": "no"})
+    run(clock, camera, 0)
+    run(clock, camera, 2)
     assert route.call_count == 1
     stop = VendorStop.objects.get()
     assert (stop.api, stop.state, stop.lift) == ("helmet", "refused", "quota")
@@ -437,21 +437,14 @@ def test_given_a_wrong_ctyun_appkey_then_the_account_stops(live_server, clock, c
     assert sent(account) == 1
 
 
-def test_given_ctyun_concurrency_answers_then_calls_back_off_and_never_stop(clock, camera):
-    account = VendorAccount.objects.create(
-        vendor="ctyun",
-        name="CTYun",
-        api_key="ak",
-        secret_key="sk",
-        app_key="app",
-        free_quota_claimed_at=T0 - timedelta(days=1),
-    )
+def test_given_ctyun_concurrency_answers_then_calls_back_off_and_never_stop(
+    clock, camera, fake_ctyun
+):
+    account, route = fake_ctyun
     analysis = add_analysis(camera, "helmet", account)
-    with respx.mock(base_url="https://ai-global.ctapi.ctyun.cn") as vendor:
-        vendor.post("/v1/aiop/api/2f3uquanbrpc/SafeHat/base/hat_detect").mock(
-            return_value=httpx.Response(429, text="busy")
-        )
-        run(clock, camera, 0)
+    route.mock(return_value=httpx.Response(429, text="busy"))
+    run(clock, camera, 0)
+    assert route.call_count > 1  # retried after a pause, not given up at once
     assert not VendorStop.objects.exists()
     state = AnalysisState.objects.get(analysis=analysis)
     assert state.health == "failing" and state.retry_at is not None
