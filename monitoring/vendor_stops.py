@@ -99,6 +99,7 @@ def record(
         "started_at": now,
         "until": rule.until(now),
     }
+    stop = None
     for _attempt in range(3):
         try:
             with transaction.atomic():
@@ -121,6 +122,8 @@ def record(
             break
         except IntegrityError:  # opened meanwhile by another process: renew that one
             continue
+    if stop is None:
+        raise RuntimeError(f"vendor stop of account {account.pk} {target!r}: not recorded")
     if rule.scope == SCOPE_ACCOUNT:
         # Telling the account's admins: this line, and the banner of ``account_stops_for``.
         logger.error(
