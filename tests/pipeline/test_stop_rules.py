@@ -333,16 +333,19 @@ def test_given_baidu_credential_codes_then_the_account_stops(clock, camera, fake
     assert AnalysisState.objects.get(analysis=analysis).health == "refused"
 
 
-def test_given_baidu_token_errors_after_a_refresh_then_the_account_stops(clock, camera, fake_baidu):
+@pytest.mark.parametrize("code", [100, 110, 111])
+def test_given_baidu_token_errors_after_a_refresh_then_the_account_stops(
+    clock, camera, fake_baidu, code
+):
     account, tokens, route = fake_baidu
     add_analysis(camera, "body_attr", account)
-    route.respond(json={"error_code": 110, "error_msg": "Access token invalid or no longer valid"})
+    route.respond(json={"error_code": code, "error_msg": "token refused"})
     run(clock, camera, 0)
     run(clock, camera, 2)
     # One refresh, then no more
     assert tokens.call_count == 2 and route.call_count == 2
     stop = VendorStop.objects.get()
-    assert (stop.api, stop.code) == ("", "110")
+    assert (stop.api, stop.code) == ("", str(code))
 
 
 @pytest.mark.parametrize("code", [4, 18])
@@ -425,6 +428,22 @@ def test_given_ctyun_service_not_bought_or_expired_then_that_api_is_refused(
     assert route.call_count == 1
     stop = VendorStop.objects.get()
     assert (stop.api, stop.state, stop.lift) == ("helmet", "refused", "quota")
+
+
+@pytest.mark.parametrize(("code", "status"), [(10002, 401), (10020, 401), (40002, 401)])
+def test_given_ctyun_gateway_credential_codes_then_the_account_stops(
+    clock, camera, fake_ctyun, code, status
+):
+    account, route = fake_ctyun
+    other = add_analysis(make_camera(camera.site), "workwear", account)
+    add_analysis(camera, "helmet", account)
+    route.respond(status, json={"code": code, "message": "error", "details": "refused"})
+    run(clock, camera, 0)
+    run(clock, camera, 2)
+    assert route.call_count == 1
+    stop = VendorStop.objects.get()
+    assert (stop.api, stop.code) == ("", str(code))
+    assert AnalysisState.objects.get(analysis=other).health == "refused"
 
 
 def test_given_a_wrong_ctyun_appkey_then_the_account_stops(live_server, clock, camera):
