@@ -136,12 +136,14 @@ def record_outcome(
     *,
     retry_after: float | None = None,
     error_kind: str = "",
+    known: AnalysisState | None = None,
 ) -> bool:
     """The health after one call of ``analysis`` (its ``FrameAnalysis`` row); whether
     the state or reason changed. ``retry_after`` and ``error_kind`` come from the typed
-    error, if the call raised one."""
+    error, if the call raised one; ``known`` is the analysis' state row if the caller
+    has it."""
     if row.status == FrameAnalysisStatus.DONE:
-        return set_health(analysis, HealthState.OK, "", now=now, success=True)
+        return set_health(analysis, HealthState.OK, "", now=now, success=True, known=known)
     if row.status == FrameAnalysisStatus.REFUSED and row.error_code in PASSING_REFUSALS:
         return False
     stop = _stop_holding(analysis, now)
@@ -183,9 +185,11 @@ def set_health(
     until: datetime | None = None,
     success: bool = False,
     retry_at: datetime | None = None,
+    known: AnalysisState | None = None,
 ) -> bool:
     """Store the health of ``analysis``; push ``analysis.health`` when its state, reason
-    or pause end changed. Returns whether they changed."""
+    or pause end changed. Returns whether they changed. ``known``: the state row as the
+    caller read it, if it did (otherwise it is read here)."""
     values: dict[str, Any] = {
         "health": state,
         "health_reason": reason,
@@ -201,7 +205,9 @@ def set_health(
         values["last_error_code"] = code[:40] if code else ""
     if state == HealthState.OK:
         values["last_error_code"] = ""
-    state_row, _created = AnalysisState.objects.get_or_create(analysis_id=analysis.pk)
+    state_row = known
+    if state_row is None:
+        state_row, _created = AnalysisState.objects.get_or_create(analysis_id=analysis.pk)
     last = state_row.last_success_at
     if success and last is not None and timedelta(0) <= now - last < SUCCESS_SEEN_EVERY:
         # While it keeps succeeding, "last success" is kept to within a few seconds

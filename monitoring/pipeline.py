@@ -309,6 +309,7 @@ def _run_analyses(
                 now,
                 retry_after=getattr(row, "retry_after", None),
                 error_kind=getattr(row, "error_kind", ""),
+                known=getattr(row, "claimed_state", None),
             )
         outcome.analyses.append(
             AnalysisOutcome(
@@ -368,6 +369,7 @@ def _claim(
             state.last_frame_at = frame.captured_at
             state.last_frame_id = frame.pk
             state.save(update_fields=["last_frame_at", "last_frame_id"])
+            row.claimed_state = state  # its health as read: spares reading it again
             return row
     except IntegrityError:
         # Claimed meanwhile by another run of this frame: share its row.
