@@ -118,14 +118,6 @@ REASONS: dict[str, Any] = {
     "failed": _("Calls fail (code %(code)s): %(detail)s. The next frames try again."),
 }
 
-_STATE_OF_GATE_CODE = {
-    "disabled": HealthState.REFUSED,
-    "arrears": HealthState.REFUSED,
-    "ctyun_quota": HealthState.REFUSED,
-    "budget": HealthState.REFUSED,
-}
-
-
 # ---------------------------------------------------------------- what the pipeline reports
 
 
@@ -153,8 +145,9 @@ def record_outcome(
     detail = row.error
     retry_at = None
     if row.status == FrameAnalysisStatus.REFUSED:
-        state = _STATE_OF_GATE_CODE.get(code, HealthState.REFUSED)
-        reason = code if code in REASONS else "refused"
+        # The gate's own refusals (disabled, arrears, ctyun_quota, budget): the product
+        # will not call until their cause is dealt with.
+        state, reason = HealthState.REFUSED, code if code in REASONS else "refused"
     elif code == "region":
         state, reason = HealthState.REFUSED, "region"
     elif error_kind == "unsupported":
@@ -170,7 +163,8 @@ def record_outcome(
     if retry_after and state == HealthState.FAILING:
         # The vendor said when to come back: this analysis is not called before then.
         retry_at = now + timedelta(seconds=retry_after)
-        detail = f"{retry_after:.0f}"
+        if reason == "rate_limited":
+            detail = f"{retry_after:.0f}"  # the reason's "%(seconds)s"
     return set_health(analysis, state, reason, detail=detail, code=code, now=now, retry_at=retry_at)
 
 
