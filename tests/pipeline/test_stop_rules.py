@@ -446,6 +446,27 @@ def test_given_ctyun_gateway_credential_codes_then_the_account_stops(
     assert AnalysisState.objects.get(analysis=other).health == "refused"
 
 
+def test_given_ctyun_51003_when_a_free_quota_is_claimed_then_the_stop_lifts_by_itself(
+    clock, camera, fake_ctyun
+):
+    account, route = fake_ctyun
+    analysis = add_analysis(camera, "helmet", account)
+    route.respond(403, json={"code": 51003, "message": "error", "details": "used up"})
+    run(clock, camera, 0)
+    assert AnalysisState.objects.get(analysis=analysis).health == "refused"
+
+    # Saving the account without a new claim lifts nothing
+    account.notes = "edited"
+    account.save()
+    assert VendorStop.objects.filter(lifted_at__isnull=True).count() == 1
+
+    account.free_quota_claimed_at = at(60)
+    account.save()
+    stop = VendorStop.objects.get()
+    assert (stop.lifted_how, stop.lifted_at is not None) == ("quota", True)
+    assert AnalysisState.objects.get(analysis=analysis).health == "waiting"
+
+
 def test_given_a_wrong_ctyun_appkey_then_the_account_stops(live_server, clock, camera):
     account = ctyun_account(live_server, app_key="not-the-appkey")
     add_analysis(camera, "helmet", account)
