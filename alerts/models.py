@@ -465,6 +465,7 @@ class EventType(models.TextChoices):
     ALERT_RESOLVED = "alert.resolved", _("alert resolved")
     FRAME_ANALYZED = "frame.analyzed", _("frame analysed")
     CAMERA_STATUS = "camera.status", _("camera status")
+    ANALYSIS_HEALTH = "analysis.health", _("analysis health")
 
 
 ALERT_EVENT_TYPES = (

@@ -50,6 +50,7 @@ from cameras import roles
 from cameras.history import record_change, snapshot
 from cameras.models import Camera, Health
 from cameras.polygons import KIND_COLOURS, rescale
+from monitoring import analysis_health
 from monitoring.models import VendorAccount
 
 ALERTS_PER_PAGE = 25
@@ -157,6 +158,8 @@ def live(request):
         ],
         "overlays": _latest_events(camera_ids, EventType.FRAME_ANALYZED),
         "statuses": _latest_events(camera_ids, EventType.CAMERA_STATUS),
+        # Each camera's analyses and their health, reasons in the page's language.
+        "analysis_health": analysis_health.cameras_health(camera_ids),
         "alerts": [events.alert_payload(alert) for alert in feed],
         "region_colours": KIND_COLOURS,
         "labels": {

@@ -4,6 +4,10 @@
 raises ``RefusedLocally`` with a ``code`` and a reason otherwise. In order:
 
 * ``disabled``: the vendor account is disabled ("Disabled accounts are never called");
+* ``paused`` / ``refused``: a vendor's stop answer holds this API (or the whole account)
+  back (``monitoring.vendor_stops``: Baidu 17 until 00:00 Asia/Shanghai, 19, 6, 14, 15,
+  refused tokens; CTYun 51001-51003, 10002, 10020, 40002, 40006). The stops are rows in
+  the database, shared by every process; the cached copy is dropped when one changes;
 * ``arrears``: the account is in arrears (``AccountStatus.in_arrears``, set by the hourly
   settlement): only free quota works (``欠费处理``: "欠费后...只能使用免费额度，超过额度的请求
   系统将不再响应"), so the call goes only while the account's free quota for that API is
@@ -33,7 +37,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache as default_cache
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -101,9 +105,12 @@ class QuotaGate:
         if not account.enabled:
             raise _refused(account, api, "disabled", "the vendor account is disabled")
         vendor = traits(account.vendor)
+        now = self.clock()
+        stop = self._stop(account, api, now)
+        if stop is not None:
+            raise _refused(account, api, stop["state"], stop["message"])
         if not vendor.metered:  # paid per call or per package: quota rules apply
             return
-        now = self.clock()
         if self._in_arrears(account) and self._free_quota_left(account, api, now) <= 0:
             raise _refused(
                 account,
@@ -191,12 +198,30 @@ class QuotaGate:
         )
         return value or None
 
-    # -- what was learnt from the vendor's answers
+    def _stop(self, account, api: str, now: datetime) -> dict | None:
+        """The vendor stop holding ``api`` of ``account`` back at ``now``, or None."""
+        from monitoring.vendor_stops import active_stops
 
-    def quota_used_up(self, account, api: str) -> None:
-        """The vendor said the count is used up (CTYun 51003): refuse until the cache
-        expires or a purchase drops it."""
-        self.store.set(self._key(account.pk, "ctyun", api), "used_up", timeout=self.cache_seconds)
+        stops = self._cached(
+            self._key(account.pk, "stops"),
+            lambda: [
+                {
+                    "api": stop.api,
+                    "state": stop.state,
+                    "until": stop.until,
+                    "message": (
+                        f"held back by the vendor's answer {stop.code or stop.reason}"
+                        + (f" until {stop.until.isoformat()}" if stop.until else "")
+                        + ": resume it once the cause is dealt with"
+                    ),
+                }
+                for stop in active_stops(account.pk, now=now)
+            ],
+        )
+        for stop in stops:
+            if stop["api"] in ("", api) and (stop["until"] is None or stop["until"] > now):
+                return stop
+        return None
 
 
 def _refused(
@@ -221,6 +246,16 @@ def forget(account_id: int, *, store: Any = None) -> None:
         store.set(key, 1, timeout=None)
 
 
+@receiver(post_save, sender=Package, dispatch_uid="billing.gate.package_lifts_stops")
+@receiver(post_save, sender=FreeQuotaClaim, dispatch_uid="billing.gate.free_claim_lifts_stops")
+def _quota_recorded(instance, **_kwargs) -> None:
+    """A package bought or a free quota claimed for an API lifts the vendor's "nothing
+    bought / left" stop of that API (CTYun 51001-51003)."""
+    from monitoring.vendor_stops import lift_quota_stops
+
+    lift_quota_stops(instance.account_id, instance.api)
+
+
 @receiver(post_save, sender=Package, dispatch_uid="billing.gate.package_saved")
 @receiver(post_delete, sender=Package, dispatch_uid="billing.gate.package_deleted")
 @receiver(post_save, sender=QpsOrder, dispatch_uid="billing.gate.qps_order_saved")
@@ -232,9 +267,27 @@ def _account_facts_changed(instance, **_kwargs) -> None:
     _forget_now_and_on_commit(instance.account_id)
 
 
+@receiver(pre_save, sender="monitoring.VendorAccount", dispatch_uid="billing.gate.account_saving")
+def _account_saving(instance, **_kwargs) -> None:
+    instance._claim_before = (
+        type(instance)
+        .objects.filter(pk=instance.pk)
+        .values_list("free_quota_claimed_at", flat=True)
+        .first()
+        if instance.pk
+        else None
+    )
+
+
 @receiver(post_save, sender="monitoring.VendorAccount", dispatch_uid="billing.gate.account_saved")
 def _account_changed(instance, **_kwargs) -> None:
     _forget_now_and_on_commit(instance.pk)
+    claimed = instance.free_quota_claimed_at
+    if claimed is not None and claimed != getattr(instance, "_claim_before", None):
+        # A free quota claimed lifts the "nothing left" stops of the account.
+        from monitoring.vendor_stops import lift_quota_stops
+
+        lift_quota_stops(instance.pk)
 
 
 def _forget_now_and_on_commit(account_id: int) -> None:

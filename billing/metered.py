@@ -15,6 +15,10 @@ every attempt (every HTTP request; the clients report each one exactly once):
    ``transport_error``, or ``refused`` (a refused call is recorded, never paid, and
    never was pending).
 
+A call that ends with a vendor's stop answer (daily or total limit, credentials, nothing
+bought) opens a stop (``monitoring.vendor_stops.record_error``) that the gate then
+enforces for every process.
+
 Before anything is opened, the gate is asked once without taking a request slot, so a
 call refused for arrears, quota or budget does not even fetch a token.
 
@@ -47,6 +51,7 @@ from django.db import DatabaseError
 
 from billing.gate import QuotaGate, get_gate
 from billing.usage import complete_attempt, ledger_request_id, record_attempt
+from monitoring import vendor_stops
 from monitoring.backends.base import (
     REFUSED,
     AnalysisResult,
@@ -192,9 +197,6 @@ class MeteredHooks(CallHooks):
                 recorded.request_id,
                 scope.account.pk,
             )
-        # The vendor says the bought count is used up (CTYun 51003, 4.1.3 状态码).
-        if attempt.error_code in traits(scope.account.vendor).count_used_up_codes:
-            self.gate.quota_used_up(scope.account, attempt.api)
 
     def abandon_in_flight(self, error: BaseException) -> None:
         """The client raised ``error`` with requests announced but never reported (an
@@ -323,6 +325,9 @@ def metered_call(
                     result = _run_one(backend, api, chosen, params)
                 except Exception as error:
                     hooks.abandon_in_flight(error)
+                    if isinstance(error, BackendError) and not isinstance(error, RefusedLocally):
+                        # The vendor's stop answers hold the next calls back.
+                        vendor_stops.record_error(account, api, error)
                     raise
         batches.append(Batch(indices, result))
     return batches

@@ -41,6 +41,7 @@ from drf_spectacular.utils import (
 from rest_framework import permissions, renderers, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from cameras import roles
@@ -54,9 +55,12 @@ from cameras.forms import (
 from cameras.history import record_change, snapshot
 from cameras.models import Camera, CameraAnalysis, Frame, Region, RegionKind, Site
 from cameras.polygons import NON_FIELD, region_errors
+from monitoring import analysis_health
+from monitoring.analysis_models import HealthState
 from monitoring.apiutils import id_filter, parse_id
 from monitoring.crypto import needs_reentry
 from monitoring.models import visible_accounts
+from monitoring.vendor_stops import resume_analysis
 
 # --------------------------------------------------------------------------- access
 
@@ -467,6 +471,32 @@ class VisibleAccountField(serializers.PrimaryKeyRelatedField):
         return visible_accounts(_request_user(self))
 
 
+class AnalysisHealthSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(
+        choices=[state.value for state in HealthState],
+        help_text=gettext_lazy(
+            "ok: the last call succeeded; waiting: no frame yet; failing: calls fail, "
+            "retrying may help; refused: the product will not call; paused: held until "
+            "“until”."
+        ),
+    )
+    reason = serializers.CharField(help_text=gettext_lazy("What to do, in your language."))
+    since = serializers.DateTimeField(allow_null=True)
+    last_success_at = serializers.DateTimeField(allow_null=True)
+    last_error_code = serializers.CharField(allow_null=True)
+    until = serializers.DateTimeField(
+        allow_null=True, help_text=gettext_lazy("When a pause ends by itself.")
+    )
+    stop = serializers.ChoiceField(
+        choices=["api", "account"],
+        allow_null=True,
+        help_text=gettext_lazy(
+            "What resumes it: api, this analysis' resume action; account, the vendor "
+            "account's resume action."
+        ),
+    )
+
+
 class CameraAnalysisSerializer(serializers.ModelSerializer):
     camera = CameraPrimaryKeyField(help_text=gettext_lazy("The camera's id; fixed once created."))
     account = VisibleAccountField(
@@ -483,6 +513,7 @@ class CameraAnalysisSerializer(serializers.ModelSerializer):
         ),
     )
     projection = serializers.SerializerMethodField()
+    health = serializers.SerializerMethodField()
 
     class Meta:
         model = CameraAnalysis
@@ -497,6 +528,7 @@ class CameraAnalysisSerializer(serializers.ModelSerializer):
             "params",
             "only_with_person",
             "projection",
+            "health",
         ]
         validators = []
         extra_kwargs = {
@@ -516,6 +548,10 @@ class CameraAnalysisSerializer(serializers.ModelSerializer):
                 validated_data["camera"], validated_data["account"]
             )
         return super().create(validated_data)
+
+    @extend_schema_field(AnalysisHealthSerializer)
+    def get_health(self, analysis: CameraAnalysis) -> dict:
+        return analysis_health.health_payload(analysis)
 
     @extend_schema_field(AnalysisProjectionSerializer)
     def get_projection(self, analysis: CameraAnalysis) -> dict:
@@ -570,7 +606,7 @@ class CameraAnalysisViewSet(HistoryMixin, viewsets.ModelViewSet):
     def get_queryset(self):
         analyses = CameraAnalysis.objects.filter(
             camera__site__in=roles.sites_for(self.request.user)
-        ).select_related("account", "camera")
+        ).select_related("account", "camera", "pipeline_state")
         site = id_filter(self.request, "site")
         if site is not None:
             analyses = analyses.filter(camera__site_id=site)
@@ -578,6 +614,35 @@ class CameraAnalysisViewSet(HistoryMixin, viewsets.ModelViewSet):
         if camera is not None:
             analyses = analyses.filter(camera_id=camera)
         return analyses.order_by("camera_id", "api", "pk")
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: CameraAnalysisSerializer,
+            409: OpenApiResponse(description=gettext_lazy("The vendor account's stop holds it.")),
+        },
+        summary=gettext_lazy("Resume an analysis a vendor's stop answer holds back"),
+    )
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        """Lift the stop of this analysis' API on its vendor account (a daily or total
+        limit, nothing bought): calls leave again from the next frame. A stop of the
+        whole account (credentials) is resumed on the vendor account: 409 then."""
+        analysis = self.get_object()
+        resume_analysis(analysis, user=request.user)
+        analysis = self.get_queryset().get(pk=analysis.pk)
+        data = self.get_serializer(analysis).data
+        if data["health"]["stop"] == "account":
+            return Response(
+                {
+                    "detail": _(
+                        "The whole vendor account is stopped: resume it on the vendor account."
+                    ),
+                    "health": data["health"],
+                },
+                status=409,
+            )
+        return Response(data)
 
 
 # --------------------------------------------------------------------------- regions

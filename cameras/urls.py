@@ -15,4 +15,5 @@ urlpatterns = [
     path("<int:pk>/analyses/new/", views.analysis_new, name="analysis_new"),
     path("analyses/<int:pk>/", views.analysis_edit, name="analysis_edit"),
     path("analyses/<int:pk>/delete/", views.analysis_delete, name="analysis_delete"),
+    path("analyses/<int:pk>/resume/", views.analysis_resume, name="analysis_resume"),
 ]

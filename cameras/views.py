@@ -34,8 +34,10 @@ from cameras.forms import CameraAnalysisForm, CameraForm
 from cameras.history import camera_history, record_change, snapshot
 from cameras.models import Camera, CameraAnalysis, Frame, RegionKind
 from cameras.polygons import KIND_COLOURS, limits_for_camera
+from monitoring import analysis_health
 from monitoring.models import VendorAccount
 from monitoring.prefilter import saved_this_month
+from monitoring.vendor_stops import resume_analysis
 
 logger = logging.getLogger(__name__)
 configure_required = permission_required(roles.CONFIGURE, raise_exception=True)
@@ -142,11 +144,14 @@ def _camera_form_page(request, camera: Camera | None):
             messages.success(request, message % {"name": saved.name})
             return redirect("cameras:edit", pk=saved.pk)
     if camera is not None:
-        analyses = list(camera.analyses.select_related("account", "region").order_by("api"))
+        analyses = list(
+            camera.analyses.select_related("account", "region", "pipeline_state").order_by("api")
+        )
         for analysis in analyses:
             analysis.projection = project_analysis(analysis)
             analysis.label = api_label(analysis.api)
             analysis.saved_this_month = saved_this_month(analysis)
+            analysis.health = analysis_health.health_payload(analysis)
         context.update(
             analyses=analyses,
             cost=camera_cost(camera),
@@ -278,6 +283,25 @@ def analysis_delete(request, pk: int):
         analysis.delete()
     messages.success(request, _("Analysis %(api)s removed.") % {"api": analysis.api})
     return redirect("cameras:edit", pk=camera.pk)
+
+
+@configure_required
+@require_POST
+def analysis_resume(request, pk: int):
+    """The camera page's resume button: lift the vendor stop holding this analysis'
+    API back (``monitoring.vendor_stops``)."""
+    analysis = _analysis_or_404(request.user, pk)
+    resume_analysis(analysis, user=request.user)
+    health = analysis_health.health_payload(analysis.__class__.objects.get(pk=analysis.pk))
+    if health["stop"] == "account":
+        messages.error(
+            request,
+            _("The whole vendor account “%(name)s” is stopped: resume it on the vendor account.")
+            % {"name": analysis.account.name},
+        )
+    else:
+        messages.success(request, _("Analysis %(api)s resumed.") % {"api": analysis.api})
+    return redirect("cameras:edit", pk=analysis.camera_id)
 
 
 @configure_required

@@ -15,12 +15,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
 
 from cameras import roles
+from monitoring import vendor_stops
 from monitoring.crypto import NEEDS_REENTRY_TEXT, needs_reentry
-from monitoring.models import SECRET_FIELDS, VendorAccount, visible_accounts
+from monitoring.models import SECRET_FIELDS, VendorAccount, editable_accounts, visible_accounts
 
 SECRET_SET_TEXT = _("•••• set")
 REENTRY = "reentry"
@@ -164,7 +167,10 @@ _sensitive = sensitive_post_parameters(*SECRET_FIELDS)
 @login_required
 @permission_required(roles.CONFIGURE, raise_exception=True)
 def vendor_account_list(request):
-    accounts = visible_accounts(request.user).select_related("site").order_by("name")
+    accounts = list(visible_accounts(request.user).select_related("site").order_by("name"))
+    stops = vendor_stops.stops_by_account([account.pk for account in accounts])
+    for account in accounts:
+        account.active_stops = stops.get(account.pk, [])
     return render(request, "monitoring/vendor_account_list.html", {"accounts": accounts})
 
 
@@ -182,6 +188,22 @@ def vendor_account_new(request):
         "monitoring/vendor_account_form.html",
         {"form": form, "account": None, "editable": True},
     )
+
+
+@login_required
+@permission_required(roles.CONFIGURE, raise_exception=True)
+@require_POST
+def vendor_account_resume(request, pk: int):
+    """The banner's resume button: lift every vendor stop of the account."""
+    account = get_object_or_404(editable_accounts(request.user), pk=pk)
+    vendor_stops.resume(account.pk, user=request.user)
+    messages.success(request, _("Vendor account “%(name)s” resumed.") % {"name": account.name})
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(back)
+    return redirect("vendor_account_list")
 
 
 @_sensitive

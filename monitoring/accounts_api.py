@@ -8,6 +8,9 @@ so the API, the pages and the Django admin accept and refuse the same things.
 Admins see their sites' accounts and the shared ones, and change their sites' only; a
 shared account (no ``site``) is changed by superusers alone (403 for others); another
 site's account is not found (404).
+
+``stops`` lists the vendor's stop answers holding the account's calls back
+(``monitoring.vendor_stops``); ``POST /api/vendor-accounts/{id}/resume/`` lifts them all.
 """
 
 from __future__ import annotations
@@ -19,11 +22,15 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import permissions, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from cameras import roles
+from monitoring import vendor_stops
+from monitoring.analysis_health import reason_text
 from monitoring.apiutils import Conflict
 from monitoring.models import SECRET_FIELDS, VendorAccount, visible_accounts
 
@@ -71,6 +78,15 @@ def _secret_field(help_text) -> serializers.CharField:
 _KEEP = _("Write-only. Left out or empty on update, the stored value is kept.")
 
 
+class VendorStopSerializer(serializers.Serializer):
+    api = serializers.CharField(help_text=_("The API held back; empty: every API."))
+    state = serializers.ChoiceField(choices=["paused", "refused"])
+    code = serializers.CharField(help_text=_("The vendor's error code."))
+    reason = serializers.CharField(help_text=_("What to do, in your language."))
+    started_at = serializers.DateTimeField()
+    until = serializers.DateTimeField(allow_null=True)
+
+
 class VendorAccountSerializer(serializers.ModelSerializer):
     api_key = _secret_field(
         format_lazy(
@@ -114,6 +130,7 @@ class VendorAccountSerializer(serializers.ModelSerializer):
         required=False,
         help_text=VendorAccount._meta.get_field("site").help_text,
     )
+    stops = serializers.SerializerMethodField()
 
     class Meta:
         model = VendorAccount
@@ -137,10 +154,15 @@ class VendorAccountSerializer(serializers.ModelSerializer):
             "connect_timeout",
             "read_timeout",
             "notes",
+            "stops",
             "created_at",
             "updated_at",
         ]
         read_only_fields = ["created_at", "updated_at"]
+
+    @extend_schema_field(VendorStopSerializer(many=True))
+    def get_stops(self, account: VendorAccount) -> list[dict]:
+        return [stop_payload(stop) for stop in vendor_stops.active_stops(account.pk)]
 
     def validate(self, attrs):
         attrs = {
@@ -170,6 +192,17 @@ class VendorAccountSerializer(serializers.ModelSerializer):
         attrs["base_url"] = candidate.base_url
         attrs["ports"] = candidate.ports
         return attrs
+
+
+def stop_payload(stop) -> dict:
+    return {
+        "api": stop.api,
+        "state": stop.state,
+        "code": stop.code,
+        "reason": reason_text(stop.reason, stop.message, stop.code, stop.until),
+        "started_at": stop.started_at,
+        "until": stop.until,
+    }
 
 
 def _as_drf_errors(error: DjangoValidationError) -> dict[str, list[str]]:
@@ -202,6 +235,19 @@ class VendorAccountViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         return visible_accounts(self.request.user).order_by("name")
+
+    @extend_schema(
+        request=None,
+        responses=VendorAccountSerializer,
+        summary=_("Resume a vendor account its vendor's stop answers hold back"),
+    )
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        """Lift every stop of the account (credentials, limits, nothing bought): calls
+        leave again from the next frames."""
+        account = self.get_object()
+        vendor_stops.resume(account.pk, user=request.user)
+        return Response(self.get_serializer(account).data)
 
     def perform_destroy(self, instance):
         try:

@@ -13,7 +13,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from cameras import roles
 from monitoring.accounts import VendorAccountForm
 from monitoring.auth import ThrottledAdminAuthenticationForm
-from monitoring.models import SECRET_FIELDS, VendorAccount, visible_accounts
+from monitoring.models import SECRET_FIELDS, VendorAccount, VendorStop, visible_accounts
 
 # The admin's sign-in form counts failures with the login page's throttle.
 admin.site.login_form = ThrottledAdminAuthenticationForm
@@ -83,3 +83,19 @@ class VendorAccountAdmin(admin.ModelAdmin):
     @method_decorator(sensitive_post_parameters(*SECRET_FIELDS))
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         return super().changeform_view(request, object_id, form_url, extra_context)
+
+
+@admin.register(VendorStop)
+class VendorStopAdmin(admin.ModelAdmin):
+    """The vendors' stop answers, in force and lifted: read only (resume on the vendor
+    accounts page, the camera page or the API)."""
+
+    list_display = ["account", "api", "state", "code", "started_at", "until", "lifted_at"]
+    list_filter = ["state", "lifted_how"]
+    search_fields = ["account__name", "api", "code"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -9,8 +9,10 @@
   several images), the region whose area was sent, the ledger request ids of the calls
   and why it failed, if it did.
 * ``AnalysisState``: per camera analysis, the last frame it analysed (its own interval
-  is counted from there) and whether it is available (its vendor answered the last
-  time) or why not.
+  is counted from there) and its health: ok, waiting, failing, refused or paused, why,
+  since when, and when it last succeeded.
+* ``VendorStop``: a vendor's stop answer (daily or total limit, credentials, nothing
+  bought) holding calls of one API or of a whole account back until a time or an action.
 * ``RuleEvaluation``: one row per (rule, frame): the decision the rule took on that
   frame. Written in the same transaction as the rule's state and the alert, so a frame
   evaluated again advances no counter twice.
@@ -18,6 +20,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
@@ -114,8 +117,20 @@ class FrameAnalysis(models.Model):
         return f"frame {self.frame_id} {self.api} {self.status}"
 
 
+class HealthState(models.TextChoices):
+    """An analysis' health (``monitoring.analysis_health``). The values are a contract of
+    the API and the live events: keep them."""
+
+    OK = "ok", _("ok")
+    WAITING = "waiting", _("waiting")
+    FAILING = "failing", _("failing")
+    REFUSED = "refused", _("refused")
+    PAUSED = "paused", _("paused")
+
+
 class AnalysisState(models.Model):
-    """When a camera analysis last ran, and whether its vendor is answering."""
+    """When a camera analysis last ran, and its health (see ``monitoring.analysis_health``).
+    ``available`` and ``reason`` are derived from the health for ``camera.status``."""
 
     analysis = models.OneToOneField(
         "cameras.CameraAnalysis", on_delete=models.CASCADE, related_name="pipeline_state"
@@ -124,7 +139,18 @@ class AnalysisState(models.Model):
     last_frame_at = models.DateTimeField(_("last frame taken at"), null=True, blank=True)
     available = models.BooleanField(_("available"), default=True)
     reason = models.CharField(_("why unavailable"), max_length=500, blank=True)
-    changed_at = models.DateTimeField(_("availability changed at"), null=True, blank=True)
+    changed_at = models.DateTimeField(_("health changed at"), null=True, blank=True)
+    health = models.CharField(
+        _("health"), max_length=10, choices=HealthState.choices, default=HealthState.WAITING
+    )
+    # A key of ``analysis_health.REASONS``, and what fills its blanks.
+    health_reason = models.CharField(_("health reason"), max_length=40, blank=True)
+    health_detail = models.CharField(_("health detail"), max_length=500, blank=True)
+    paused_until = models.DateTimeField(_("paused until"), null=True, blank=True)
+    last_success_at = models.DateTimeField(_("last success at"), null=True, blank=True)
+    last_error_code = models.CharField(_("last error code"), max_length=40, blank=True)
+    # The vendor asked to wait (``retry_after``): no call of this analysis before then.
+    retry_at = models.DateTimeField(_("next call not before"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("analysis state")
@@ -132,6 +158,48 @@ class AnalysisState(models.Model):
 
     def __str__(self) -> str:
         return f"analysis {self.analysis_id} {'available' if self.available else 'unavailable'}"
+
+
+class VendorStop(models.Model):
+    """A vendor's stop answer, held in the database so that every process of every host
+    sees it: no call of ``api`` (or of any API when ``api`` is empty) of ``account``
+    leaves while it is active (``billing.gate``). See ``monitoring.vendor_stops``."""
+
+    account = models.ForeignKey(
+        "monitoring.VendorAccount", on_delete=models.CASCADE, related_name="stops"
+    )
+    api = models.CharField(_("API"), max_length=64, blank=True, help_text=_("Empty: every API."))
+    state = models.CharField(_("state"), max_length=10, choices=HealthState.choices)
+    # What lifts it: "next_day", "resume" or "quota" (``monitoring.backends.stops``).
+    lift = models.CharField(_("lifted by"), max_length=10)
+    reason = models.CharField(_("reason"), max_length=40)
+    code = models.CharField(_("vendor code"), max_length=40, blank=True)
+    message = models.CharField(_("vendor message"), max_length=500, blank=True)
+    started_at = models.DateTimeField(_("started at"))
+    until = models.DateTimeField(_("until"), null=True, blank=True)
+    lifted_at = models.DateTimeField(_("lifted at"), null=True, blank=True)
+    lifted_how = models.CharField(_("lifted how"), max_length=10, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("vendor stop")
+        verbose_name_plural = _("vendor stops")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "api"],
+                condition=Q(lifted_at__isnull=True),
+                name="vendor_stop_one_open_per_api",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"account {self.account_id} {self.api or '*'} {self.state} ({self.reason})"
 
 
 class RuleEvaluation(models.Model):
@@ -164,5 +232,7 @@ __all__ = [
     "FrameAnalysisStatus",
     "FrameRun",
     "FrameRunStatus",
+    "HealthState",
     "RuleEvaluation",
+    "VendorStop",
 ]

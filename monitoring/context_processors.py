@@ -1,9 +1,11 @@
-"""What the page shell needs on every page: the navigation the user may use."""
+"""What the page shell needs on every page: the navigation the user may use, and the
+vendor accounts stopped by their vendor's answer (for those who configure them)."""
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from cameras import roles
+from monitoring import vendor_stops
 
 NAVIGATION = [
     ("live", _("Live"), roles.WATCH),
@@ -30,4 +32,9 @@ def navigation(request):
     matching = [item for item in items if current.startswith(item["url"])]
     if matching:
         max(matching, key=lambda item: len(item["url"]))["active"] = True
-    return {"navigation": items, "user_roles": roles.roles_of(user)}
+    return {
+        "navigation": items,
+        "user_roles": roles.roles_of(user),
+        # Vendor accounts a vendor's stop answer holds back: told to their admins.
+        "vendor_account_stops": vendor_stops.account_stops_for(user),
+    }

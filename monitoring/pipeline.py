@@ -24,12 +24,15 @@ which parameters, and makes running a frame twice safe:
    camera is evaluated on the results of this frame with its stored state, and the
    decision applied to the alert lifecycle, in one transaction with the evaluation row:
    a frame evaluated again advances no counter twice.
-4. **Broadcast**: ``frame.analyzed`` with boxes, regions and what is wrong, and
-   ``camera.status`` when an analysis becomes unavailable or available again.
+4. **Health and broadcast**: each call's outcome sets the analysis' health
+   (``monitoring.analysis_health``: ok, failing, refused, paused, which pushes
+   ``analysis.health`` when it changes); ``frame.analyzed`` with boxes, regions and what
+   is wrong, and ``camera.status`` when a health changed.
 
-A vendor that is down (its retries used up, or its circuit open) marks the analysis,
-and so the camera, "analysis unavailable"; rules get no data from it, so no alert opens
-and none resolves by itself on that camera until data comes back.
+An analysis that is not ``ok`` or ``waiting`` makes the camera "analysis unavailable";
+rules get no data from it, so no alert opens and none resolves by itself on that camera
+until data comes back. An analysis is not called before the ``retry_after`` its vendor
+last asked for, nor while a vendor stop holds it (``monitoring.vendor_stops``).
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ from billing.usage import ledger_request_id
 from cameras.costs import not_on_cameras
 from cameras.models import Camera, CameraAnalysis, Frame, Health, Region, RegionKind
 from cameras.polygons import rescale
-from monitoring import camera_setup, prefilter
+from monitoring import analysis_health, camera_setup, prefilter
 from monitoring.analysis_models import (
     AnalysisState,
     FrameAnalysis,
@@ -102,9 +105,6 @@ MAX_ATTEMPTS_LOOKED_UP = 8
 # (and never more than a tenth of the analysis' own interval).
 DUE_TOLERANCE_OF_SAMPLING = 0.5
 DUE_TOLERANCE_OF_INTERVAL = 0.1
-# A refusal for these gate reasons passes by itself: it does not make an analysis
-# "unavailable".
-PASSING_REFUSALS = frozenset({"qps"})
 REASON_LENGTH = 500
 # A task given back after its worker died comes again after the broker's visibility
 # timeout; a frame older than this by then is not worth paying a vendor for.
@@ -303,17 +303,22 @@ def _run_analyses(
     for analysis in analyses:
         row = stored.get(analysis.pk)
         reused = row is not None and row.status != FrameAnalysisStatus.PENDING
-        was_available = None
         if row is None:
-            claimed = _claim(frame, camera, analysis, regions, fresh=fresh)
-            if claimed is None:
+            row = _claim(frame, camera, analysis, regions, fresh=fresh)
+            if row is None:
                 continue  # not due on this frame
-            row, was_available = claimed
         if row.status == FrameAnalysisStatus.PENDING:
             if prefilter.skips(frame, analysis, row, regions):
                 continue  # nobody there: no paid call (monitoring.prefilter)
             row = _call(frame, camera, analysis, row, regions, delivery)
-            changed |= _record_availability(analysis, row, now, was_available)
+            changed |= analysis_health.record_outcome(
+                analysis,
+                row,
+                now,
+                retry_after=getattr(row, "retry_after", None),
+                error_kind=getattr(row, "error_kind", ""),
+                known=getattr(row, "claimed_state", None),
+            )
         outcome.analyses.append(
             AnalysisOutcome(
                 analysis_id=analysis.pk,
@@ -330,6 +335,8 @@ def _run_analyses(
 
 
 def _due(state: AnalysisState, analysis: CameraAnalysis, camera: Camera, frame: Frame) -> bool:
+    if not analysis_health.may_call(state, frame.captured_at):
+        return False  # the vendor asked to wait (``retry_after``), or a stop holds it
     if state.last_frame_at is None:
         return True
     elapsed = (frame.captured_at - state.last_frame_at).total_seconds()
@@ -347,17 +354,17 @@ def _claim(
     regions: list[Region],
     *,
     fresh: bool,
-) -> tuple[FrameAnalysis, bool | None] | None:
+) -> FrameAnalysis | None:
     """Claim ``analysis`` for ``frame`` when its interval has passed since the last
-    frame it analysed: the row to fill (with the frames to send) and whether the
-    analysis was available so far. None when not due."""
+    frame it analysed (and the vendor's ``retry_after`` since its last failure): the row
+    to fill, with the frames to send. None when not due."""
     try:
         with transaction.atomic():
             state = _locked_state(analysis)
             if not fresh:
                 row = FrameAnalysis.objects.filter(frame=frame, analysis=analysis).first()
                 if row is not None:
-                    return row, None
+                    return row
             if not _due(state, analysis, camera, frame):
                 return None
             row = FrameAnalysis.objects.create(
@@ -370,10 +377,11 @@ def _claim(
             state.last_frame_at = frame.captured_at
             state.last_frame_id = frame.pk
             state.save(update_fields=["last_frame_at", "last_frame_id"])
-            return row, state.available
+            row.claimed_state = state  # its health as read: spares reading it again
+            return row
     except IntegrityError:
         # Claimed meanwhile by another run of this frame: share its row.
-        return FrameAnalysis.objects.get(frame=frame, analysis=analysis), None
+        return FrameAnalysis.objects.get(frame=frame, analysis=analysis)
 
 
 def _locked_state(analysis: CameraAnalysis) -> AnalysisState:
@@ -628,10 +636,12 @@ def _call(
             error_code=str(refusal.code or "refused"),
         )
     except CircuitOpen as error:
+        row.retry_after, row.error_kind = error.retry_after, error.kind
         values.update(
             status=FrameAnalysisStatus.UNAVAILABLE, error=str(error), error_code="circuit"
         )
     except BackendError as error:
+        row.retry_after, row.error_kind = error.retry_after, error.kind
         code = str(error.code if error.code is not None else error.kind)
         if error.retryable:
             values.update(status=FrameAnalysisStatus.UNAVAILABLE, error=str(error), error_code=code)
@@ -723,36 +733,6 @@ def _local_calls(account, api: str, prefix: str, *, batches: int) -> list[dict[s
         }
         for batch in range(batches)
     ]
-
-
-def _record_availability(
-    analysis: CameraAnalysis, row: FrameAnalysis, now: datetime, was_available: bool | None
-) -> bool:
-    """Mark the analysis available or not after a call; whether that changed.
-    ``was_available`` is what the caller knows of it already, if anything."""
-    if row.status == FrameAnalysisStatus.DONE:
-        if was_available:
-            return False
-        available, reason = True, ""
-    elif row.status == FrameAnalysisStatus.REFUSED and row.error_code in PASSING_REFUSALS:
-        return False
-    elif row.status == FrameAnalysisStatus.REFUSED:
-        available, reason = False, f"refused by the quota gate ({row.error_code}): {row.error}"
-    elif row.status == FrameAnalysisStatus.UNAVAILABLE:
-        available, reason = False, f"vendor unavailable: {row.error}"
-    else:
-        available, reason = False, f"failed (code {row.error_code}): {row.error}"
-    reason = reason[:REASON_LENGTH]
-    states = AnalysisState.objects.filter(analysis=analysis)
-    if available:
-        changed = states.filter(available=False).update(available=True, reason="", changed_at=now)
-    else:
-        changed = states.filter(available=True).update(
-            available=False, reason=reason, changed_at=now
-        )
-        if not changed:
-            states.exclude(reason=reason).update(reason=reason)
-    return bool(changed)
 
 
 # ---------------------------------------------------------------- normalized results
@@ -999,29 +979,28 @@ def _publish_frame(
 
 
 def analysis_status(camera: Camera | int) -> dict[str, Any]:
-    """Whether a camera's analyses are available, for pages and ``camera.status``:
-    ``{"analysis": "available"|"unavailable", "analysis_reason": str, "analyses": [...]}``.
-    """
+    """Whether a camera's analyses work, for pages and ``camera.status``, derived from
+    their health (``monitoring.analysis_health``): ``{"analysis":
+    "available"|"unavailable", "analysis_reason": str, "analyses": [...]}``; an analysis
+    is unavailable while it is failing, refused or paused."""
     camera_id = camera.pk if isinstance(camera, Camera) else int(camera)
-    states = list(
-        AnalysisState.objects.filter(analysis__camera_id=camera_id, analysis__enabled=True)
-        .select_related("analysis")
-        .order_by("analysis_id")
-    )
-    down = [state for state in states if not state.available]
+    items = analysis_health.camera_health(camera_id)
+    down = [item for item in items if item["health"]["state"] in analysis_health.NOT_WORKING]
     return {
         "analysis": "unavailable" if down else "available",
-        "analysis_reason": "; ".join(f"{s.analysis.api}: {s.reason}" for s in down)[:1000],
+        "analysis_reason": "; ".join(f"{item['api']}: {item['health']['reason']}" for item in down)[
+            :1000
+        ],
         "analyses": [
             {
-                "analysis": state.analysis_id,
-                "api": state.analysis.api,
-                "available": state.available,
-                "reason": state.reason,
-                "since": state.changed_at.isoformat() if state.changed_at else None,
-                "last_frame": state.last_frame_id,
+                "analysis": item["analysis"],
+                "api": item["api"],
+                "available": item["health"]["state"] not in analysis_health.NOT_WORKING,
+                "reason": item["health"]["reason"],
+                "since": item["health"]["since"],
+                "health": item["health"],
             }
-            for state in states
+            for item in items
         ],
     }
 

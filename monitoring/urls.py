@@ -8,7 +8,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from alerts import views as alert_views
 from monitoring import api, health, views
-from monitoring.accounts import vendor_account_edit, vendor_account_list, vendor_account_new
+from monitoring.accounts import (
+    vendor_account_edit,
+    vendor_account_list,
+    vendor_account_new,
+    vendor_account_resume,
+)
 from monitoring.auth import ThrottledLoginView
 
 urlpatterns = [
@@ -29,6 +34,7 @@ urlpatterns = [
     path("vendor-accounts/", vendor_account_list, name="vendor_account_list"),
     path("vendor-accounts/new/", vendor_account_new, name="vendor_account_new"),
     path("vendor-accounts/<int:pk>/", vendor_account_edit, name="vendor_account_edit"),
+    path("vendor-accounts/<int:pk>/resume/", vendor_account_resume, name="vendor_account_resume"),
     path("api/me/", api.me, name="api-me"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -431,6 +431,21 @@ export function analysisUnavailable(event) {
   return "";
 }
 
+/** An `analysis.health` payload's reason in the page's language. */
+export function healthReason(health) {
+  const lang = (document.documentElement.lang || "").toLowerCase();
+  const reasons = health.reasons || {};
+  return reasons[lang] || reasons[lang.split("-")[0]] || health.reason || "";
+}
+
+const HEALTH_LABELS = {
+  ok: () => gettext("ok"),
+  waiting: () => gettext("waiting"),
+  failing: () => gettext("failing"),
+  refused: () => gettext("refused"),
+  paused: () => gettext("paused"),
+};
+
 class Tile {
   constructor(root, camera, { urls, labels, regionColours }) {
     this.root = root;
@@ -446,6 +461,7 @@ class Tile {
     this.reason = part("reason");
     this.seen = part("seen");
     this.banner = part("analysis");
+    this.analysisHealth = new Map(); // analysis id -> {api, health}
     this.caption = part("caption");
     this.badge = part("alerts");
     this.view = new OverlayView(this.canvas, { regionColours });
@@ -530,9 +546,36 @@ class Tile {
   /** A `camera.status` event. */
   status(event) {
     this.setHealth(event.health, event.reason);
-    if ("analysis" in event || "analysis_unavailable" in event) {
+    const analyses = (event.analyses || []).filter((item) => item.health);
+    if (analyses.length) {
+      for (const item of analyses) this.analysisHealth.set(item.analysis, item);
+      this.showAnalysisHealth();
+    } else if ("analysis" in event || "analysis_unavailable" in event) {
       this.setAnalysis(analysisUnavailable(event));
     }
+  }
+
+  /** An `analysis.health` event, or an item of the page's initial list. */
+  healthOf(item) {
+    this.analysisHealth.set(item.analysis, item);
+    this.showAnalysisHealth();
+  }
+
+  /** The analyses that are not `ok`, each with its state and what to do. */
+  showAnalysisHealth() {
+    const lines = [];
+    for (const { api, health } of this.analysisHealth.values()) {
+      if (health.state === "ok") continue;
+      const state = (HEALTH_LABELS[health.state] || (() => health.state))();
+      const reason = healthReason(health);
+      lines.push(reason ? `${api}: ${state}, ${reason}` : `${api}: ${state}`);
+    }
+    this.banner.hidden = !lines.length;
+    this.banner.textContent = lines.join(" · ");
+    const down = [...this.analysisHealth.values()].some(
+      ({ health }) => !["ok", "waiting"].includes(health.state),
+    );
+    this.root.classList.toggle("analysis-unavailable", down);
   }
 
   setHealth(health, reason) {
@@ -936,6 +979,9 @@ class LiveWall {
     for (const [cameraId, event] of Object.entries(this.data.statuses || {})) {
       this.tiles.get(Number(cameraId))?.status(event);
     }
+    for (const [cameraId, items] of Object.entries(this.data.analysis_health || {})) {
+      for (const item of items) this.tiles.get(Number(cameraId))?.healthOf(item);
+    }
     for (const [cameraId, event] of Object.entries(this.data.overlays || {})) {
       this.tiles.get(Number(cameraId))?.analysed(event, { initial: true });
     }
@@ -963,6 +1009,9 @@ class LiveWall {
         break;
       case "camera.status":
         this.tiles.get(event.camera)?.status(event);
+        break;
+      case "analysis.health":
+        this.tiles.get(event.camera)?.healthOf(event);
         break;
       default:
         break;

@@ -29,8 +29,9 @@ from cameras import roles
 from cameras.demo_data import DEMO_CAMERAS, FENCE_NAME, add_demo_cameras
 from cameras.frames import store_frame
 from cameras.management.commands.demo import DEMO_SITE
-from cameras.models import Camera, Site
+from cameras.models import Camera, CameraAnalysis, Site
 from cameras.sources.demo import get_scene
+from monitoring import analysis_health
 from monitoring.backends.base import AnalysisResult, Box, Keypoint, Person
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import DEFAULT_TIMEOUT_MS, login
@@ -343,30 +344,36 @@ def test_the_connection_indicator_follows_a_dropped_socket_and_the_wall_catches_
     assert [error for error in page_errors if "WebSocket connection" not in error] == []
 
 
-def publish_analysis_unavailable(camera_id: int, reason: str) -> int:
-    camera = Camera.objects.get(pk=camera_id)
-    payload = {
-        "camera": camera.pk,
-        "camera_name": camera.name,
-        "health": "online",
-        "reason": "",
-        "analysis": "unavailable",
-        "analysis_reason": reason,
-    }
-    return events.publish(camera.site_id, "camera.status", payload, camera_id=camera.pk).pk
+def make_analysis_fail(camera_id: int, detail: str) -> int:
+    """An analysis of the camera fails, reported the way the pipeline does."""
+    analysis = CameraAnalysis.objects.filter(camera_id=camera_id, enabled=True).order_by("pk")[0]
+    analysis_health.set_health(
+        analysis, "failing", "unavailable", detail=detail, now=timezone.now()
+    )
+    return analysis.pk
 
 
-def test_a_camera_whose_analysis_is_unavailable_says_so_on_its_tile(
+def make_analyses_ok(camera_id: int) -> None:
+    for analysis in CameraAnalysis.objects.filter(camera_id=camera_id, enabled=True):
+        analysis_health.set_health(analysis, "ok", "", now=timezone.now(), success=True)
+
+
+def test_a_camera_whose_analysis_is_failing_says_so_on_its_tile(
     demo, asgi_live_server, page, page_errors
 ):
     camera = demo["camera"]
+    on_server(asgi_live_server, make_analyses_ok, camera.pk)
     open_live_wall(page, asgi_live_server.url, "operator")
     banner = page.locator(f"#camera-{camera.pk} [data-role=analysis]")
     assert banner.is_hidden()
 
-    on_server(asgi_live_server, publish_analysis_unavailable, camera.pk, "quota used up")
+    on_server(asgi_live_server, make_analysis_fail, camera.pk, "quota used up")
 
     banner.wait_for()
-    assert banner.inner_text() == "Analysis unavailable: quota used up"
-    assert page.locator(f"#camera-{camera.pk} [data-role=health]").inner_text() == "online"
+    assert "failing" in banner.inner_text() and "quota used up" in banner.inner_text()
+    assert "analysis-unavailable" in page.locator(f"#camera-{camera.pk}").get_attribute("class")
+
+    # And once it works again, the tile says nothing more
+    on_server(asgi_live_server, make_analyses_ok, camera.pk)
+    banner.wait_for(state="hidden")
     assert page_errors == []

@@ -479,15 +479,18 @@ def test_given_a_vendor_down_then_the_circuit_opens_the_camera_is_unavailable_an
     # When 8 frames come while Baidu refuses every connection
     outcomes = [analyze(store(camera, 2 * number)) for number in range(8)]
 
-    # Then after 5 failed requests (4 attempts, then 1) the circuit is open: no more sent
+    # Then after 5 failed requests (4 attempts, then 1) the circuit is open: no more sent,
+    # and the pipeline waits the breaker's cooldown (its retry_after) before calling again
     assert baidu_down.call_count == 5
-    assert [o.analyses[0].error_code for o in outcomes[2:]] == ["circuit"] * 6
-    assert {o.analyses[0].status for o in outcomes} == {"unavailable"}
+    assert outcomes[1].analyses[0].error_code == "circuit"
+    assert all(o.analyses == [] for o in outcomes[2:])
+    assert {o.analyses[0].status for o in outcomes[:2]} == {"unavailable"}
     # Each request that left is one ledger row
     assert UsageRecord.objects.filter(outcome="transport_error").count() == 5
     # The camera shows "analysis unavailable", said once to the browsers, with the reason
     state = AnalysisState.objects.get(analysis=analysis)
-    assert not state.available and "vendor unavailable" in state.reason
+    assert not state.available and "The vendor does not answer" in state.reason
+    assert state.health == "failing"
     (status,) = events_of(EventType.CAMERA_STATUS)
     assert status["analysis"] == "unavailable" and "body_attr" in status["analysis_reason"]
     assert pipeline.analysis_status(camera)["analysis"] == "unavailable"
