@@ -83,7 +83,7 @@ def fence_analysis(camera, account, region, *, only_with_person: bool) -> Camera
         api="fence",
         account=account,
         interval=1.0,
-        params={"region": region.pk},
+        region=region,
         only_with_person=only_with_person,
     )
 
