@@ -47,7 +47,15 @@ from cameras import roles
 from cameras.costs import project_analysis
 from cameras.forms import analysis_errors, sample_interval_error, source_url_error
 from cameras.history import record_change, snapshot
-from cameras.models import Camera, CameraAnalysis, Frame, Region, RegionKind, Site
+from cameras.models import (
+    MAX_FRAME_SIDE,
+    Camera,
+    CameraAnalysis,
+    Frame,
+    Region,
+    RegionKind,
+    Site,
+)
 from cameras.polygons import NON_FIELD, region_errors
 from monitoring.apiutils import id_filter, parse_id
 from monitoring.models import VendorAccount
@@ -541,6 +549,8 @@ class RegionSerializer(serializers.ModelSerializer):
     )
     frame_width = serializers.IntegerField(
         required=False,
+        min_value=1,
+        max_value=MAX_FRAME_SIDE,
         help_text=gettext_lazy(
             "Width of the frame the points are in. Defaults to the camera's resolution; "
             "required while the camera has none."
@@ -548,6 +558,8 @@ class RegionSerializer(serializers.ModelSerializer):
     )
     frame_height = serializers.IntegerField(
         required=False,
+        min_value=1,
+        max_value=MAX_FRAME_SIDE,
         help_text=gettext_lazy(
             "Height of the frame the points are in. Defaults to the camera's resolution; "
             "required while the camera has none."
