@@ -261,6 +261,17 @@ def test_a_qps_order_period_out_of_bounds_is_refused(make_user, period):
     assert not QpsOrder.objects.exists()
 
 
+def test_a_qps_order_period_out_of_bounds_is_refused_by_the_purchase_itself(db):
+    # (the command line records orders through it, past the API's serializer)
+    from billing.pricing import PricingError
+
+    account = purchases.add_account("Plant 1 Baidu", "baidu", "enterprise")
+    at = timezone.now()
+    with pytest.raises(PricingError, match="0 to 120 months"):
+        purchases.buy_qps(account, "body_attr", 1, 10**9, 0, at)
+    assert not QpsOrder.objects.exists()
+
+
 # ---------------------------------------------------------------- retention
 
 
