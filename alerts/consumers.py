@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 from collections import deque
 from importlib import import_module
 from types import SimpleNamespace
@@ -229,7 +230,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def _recheck_periodically(self) -> None:
         while not self.ended:
-            await asyncio.sleep(recheck_seconds())
+            # Spread over time: sockets opened together (a reload of every browser after a
+            # restart) do not all query at once.
+            await asyncio.sleep(recheck_seconds() * random.uniform(0.75, 1.25))  # noqa: S311
             await self._recheck()
 
     async def _end(self, code: int) -> None:
