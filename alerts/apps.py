@@ -7,4 +7,9 @@ class AlertsConfig(AppConfig):
     verbose_name = _("Alerts")
 
     def ready(self) -> None:
-        from alerts import webhooks  # noqa: F401  (what webhooks subscribe to, kept current)
+        from alerts import (
+            access,
+            webhooks,  # noqa: F401  (what webhooks subscribe to, kept current)
+        )
+
+        access.connect()

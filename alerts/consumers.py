@@ -11,28 +11,55 @@ connection. The protocol is described in docs/alerts.md.
 
 A live event is encoded once by its publisher (``live_message``): every browser of the
 site is sent that same text.
+
+A socket lives only as long as the access it was opened with. It joins its user's group
+(``user_group``) too; ``alerts.access`` sends an ``access.check`` there when the user
+signs out, loses or gains a site or a role, or is deactivated, and the consumer checks
+again at once. It also checks every ``LIVE_ACCESS_RECHECK_SECONDS`` (30 s), for what no
+signal announces (a session that expired, a change written straight into the database).
+It closes with ``CLOSE_UNAUTHENTICATED`` (the session ended, the user is gone or
+deactivated), ``CLOSE_FORBIDDEN`` (the roles no longer include watching) or
+``CLOSE_SITES_CHANGED`` (the sites changed: a reconnect gets the new ones). Refusals at
+connect are sent the same way, after accepting, so that the browser gets the code (a
+refusal before accepting reaches it as an HTTP 403 and close code 1006).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import random
 from collections import deque
+from importlib import import_module
+from types import SimpleNamespace
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from cameras import roles
 
-# Close codes in the 4000-4999 range are the application's own.
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
+# Close codes in the 4000-4999 range are the application's own (docs/alerts.md).
+CLOSE_UNAUTHENTICATED = 4401  # not signed in, signed out, session ended, deactivated
+CLOSE_FORBIDDEN = 4403  # the roles do not include watching
+CLOSE_SITES_CHANGED = 4409  # the user's sites changed: reconnect to get the new ones
 # Ids of the events already sent on a connection that are remembered to skip duplicates.
 REMEMBERED_IDS = 2000
 
 
 def site_group(site_id: int) -> str:
     return f"site-{site_id}"
+
+
+def user_group(user_id: int) -> str:
+    """The group of every socket of one user: where ``access.check`` messages go."""
+    return f"user-{user_id}"
+
+
+def recheck_seconds() -> float:
+    return float(getattr(settings, "LIVE_ACCESS_RECHECK_SECONDS", 30))
 
 
 def event_text(event: dict) -> str:
@@ -50,11 +77,44 @@ def live_message(event: dict) -> dict:
     return {"type": "live.event", "id": event.get("id"), "text": event_text(event), "event": event}
 
 
-@database_sync_to_async
-def _allowed_site_ids(user) -> list[int] | None:
+def _site_ids_of(user) -> list[int] | None:
+    """The ids of the sites ``user`` may watch, or None when their roles do not include
+    watching."""
     if not user.has_perm(roles.WATCH):
         return None
     return list(roles.sites_for(user).values_list("id", flat=True))
+
+
+_allowed_site_ids = database_sync_to_async(_site_ids_of)
+
+
+def _session_user(session_key: str):
+    """The user the session ``session_key`` signs in now, read afresh from the session
+    store: anonymous once it was signed out, expired, or its user was deactivated or
+    changed their password."""
+    from django.contrib.auth import get_user
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
+    return get_user(SimpleNamespace(session=store))
+
+
+@database_sync_to_async
+def _access_now(user_id: int, session_key: str | None) -> tuple[int | None, list[int]]:
+    """(close code or None, the site ids the user may watch now)."""
+    from django.contrib.auth import get_user_model
+
+    if session_key is not None:
+        user = _session_user(session_key)
+        if not user.is_authenticated or user.pk != user_id:
+            return CLOSE_UNAUTHENTICATED, []
+    else:  # a socket opened without a session (tests, other authentication)
+        user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+        if user is None:
+            return CLOSE_UNAUTHENTICATED, []
+    site_ids = _site_ids_of(user)
+    if site_ids is None:
+        return CLOSE_FORBIDDEN, []
+    return None, site_ids
 
 
 @database_sync_to_async
@@ -94,23 +154,29 @@ class _RecentIds:
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
+    ended = False  # closed by the server: nothing more is relayed
+
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self._refuse(CLOSE_UNAUTHENTICATED)
             return
         site_ids = await _allowed_site_ids(user)
         if site_ids is None:
-            await self.close(code=CLOSE_FORBIDDEN)
+            await self._refuse(CLOSE_FORBIDDEN)
             return
+        self.user_id = user.pk
+        session = self.scope.get("session")
+        self.session_key = getattr(session, "session_key", None)
         self.site_ids = site_ids
         self.sent = _RecentIds(REMEMBERED_IDS)
-        self.site_groups = [site_group(site_id) for site_id in site_ids]
+        self.site_groups = [site_group(site_id) for site_id in site_ids] + [user_group(user.pk)]
         # Joined before the replay: what is published meanwhile waits in the channel and
         # is relayed after it, minus what the replay already sent.
         for group in self.site_groups:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        self.rechecks = asyncio.create_task(self._recheck_periodically())
         await self.send_json({"type": "hello", "sites": site_ids})
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         if "last_event_id" in query:
@@ -130,8 +196,54 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await super().dispatch(message)
 
     async def disconnect(self, code):
+        rechecks = getattr(self, "rechecks", None)
+        if rechecks is not None and rechecks is not asyncio.current_task():
+            rechecks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await rechecks
         for group in getattr(self, "site_groups", []):
             await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def _refuse(self, code: int) -> None:
+        """Refuse the connection with ``code``: accepted first, so the code reaches the
+        browser."""
+        await self.accept()
+        await self.close(code=code)
+
+    async def access_check(self, message):
+        """The user's access changed (``alerts.access``): a session that was signed out
+        closes at once; otherwise access is checked again."""
+        ended = message.get("ended_session")
+        if ended is not None and ended == self.session_key:
+            await self._end(CLOSE_UNAUTHENTICATED)
+            return
+        await self._recheck()
+
+    async def _recheck(self) -> None:
+        if self.ended:
+            return
+        code, site_ids = await _access_now(self.user_id, self.session_key)
+        if code is None and set(site_ids) != set(self.site_ids):
+            code = CLOSE_SITES_CHANGED
+        if code is not None:
+            await self._end(code)
+
+    async def _recheck_periodically(self) -> None:
+        while not self.ended:
+            # Spread over time: sockets opened together (a reload of every browser after a
+            # restart) do not all query at once.
+            await asyncio.sleep(recheck_seconds() * random.uniform(0.75, 1.25))  # noqa: S311
+            await self._recheck()
+
+    async def _end(self, code: int) -> None:
+        """Close with ``code`` and stop relaying: nothing more is sent on this socket."""
+        if self.ended:
+            return
+        self.ended = True
+        for group in self.site_groups:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.site_groups = []
+        await self.close(code=code)
 
     async def receive_json(self, content, **kwargs):
         kind = content.get("type") if isinstance(content, dict) else None
@@ -161,11 +273,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self._relay(event)
 
     async def _relay(self, event: dict) -> None:
-        if self._first_time(event.get("id")):
+        if not self.ended and self._first_time(event.get("id")):
             await self.send(text_data=event_text(event))
 
     async def _relay_text(self, event_id, text: str) -> None:
-        if self._first_time(event_id):
+        if not self.ended and self._first_time(event_id):
             await self.send(text_data=text)
 
     def _first_time(self, event_id) -> bool:

@@ -264,7 +264,7 @@ def _param_value(name: str, value):
     if name not in PARAM_INPUTS:
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deeply: text
             return value
     return value
 

@@ -28,6 +28,7 @@ from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from alerts import events
@@ -296,9 +297,31 @@ def _release_frame(frame_id: int, alert_id: int) -> None:
 # ---------------------------------------------------------------- by itself
 
 
+def _seen_clear(alert: Alert, clear_for: timedelta) -> bool:
+    """Whether the alert's camera has been analysed, without the condition, for
+    ``clear_for`` since the alert was last seen. Only analysed time counts: with no frame
+    analysed since (the product stopped, the camera sent nothing) the alert stays open, and
+    a gap longer than ``clear_for`` before the first analysed frame (downtime) is not
+    counted: the clear time then starts at that frame."""
+    from monitoring.analysis_models import FrameAnalysis, FrameAnalysisStatus
+
+    span = FrameAnalysis.objects.filter(
+        frame__camera_id=alert.camera_id,
+        frame__captured_at__gt=alert.last_seen_at,
+        status=FrameAnalysisStatus.DONE,
+    ).aggregate(first=Min("frame__captured_at"), last=Max("frame__captured_at"))
+    if span["first"] is None:
+        return False
+    start = alert.last_seen_at
+    if span["first"] - start > clear_for:
+        start = span["first"]
+    return span["last"] - start >= clear_for
+
+
 def resolve_stale(now: datetime, *, camera=None) -> int:
     """Resolve every unresolved alert whose condition has not been seen for its rule's
-    ``clear_after_seconds``. Returns how many were resolved."""
+    ``clear_after_seconds`` of analysed frames (``_seen_clear``). Returns how many were
+    resolved."""
     candidates = Alert.objects.filter(status__in=UNRESOLVED, last_seen_at__lt=now).select_related(
         "rule"
     )
@@ -308,6 +331,8 @@ def resolve_stale(now: datetime, *, camera=None) -> int:
     for alert in candidates:
         clear_for = timedelta(seconds=alert.rule.clear_after_seconds)
         if alert.last_seen_at + clear_for > now:
+            continue
+        if not _seen_clear(alert, clear_for):
             continue
         with transaction.atomic():
             # Unchanged since read: a frame that saw the condition meanwhile wins.

@@ -7,6 +7,8 @@ acknowledged and resolves lives in ``alerts.lifecycle``. These are the facts bot
 
 from __future__ import annotations
 
+import math
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -41,10 +43,25 @@ def validate_weekdays(value) -> None:
         raise ValidationError(_("Active days are a list of weekdays, 0 (Monday) to 6 (Sunday)."))
 
 
-def _number(low: float | None = None, high: float | None = None, *, above: float | None = None):
+# Bounds of the numbers a rule is set with: what a site can mean, far inside what the
+# database and the rule code (seconds into timedeltas, counts into integers) handle.
+MAX_COOLDOWN_SECONDS = 7 * 86_400
+MAX_CLEAR_AFTER_SECONDS = 86_400
+MAX_PARAM_SECONDS = 86_400
+MAX_PARAM_COUNT = 1_000_000
+
+
+def _number(
+    low: float | None = None,
+    high: float | None = MAX_PARAM_SECONDS,
+    *,
+    above: float | None = None,
+):
     def check(value) -> str | None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return "must be a number"
+        if not math.isfinite(value):
+            return "must be a finite number"
         if low is not None and value < low:
             return f"must be at least {low:g}"
         if high is not None and value > high:
@@ -56,10 +73,12 @@ def _number(low: float | None = None, high: float | None = None, *, above: float
     return check
 
 
-def _whole(low: int = 0):
+def _whole(low: int = 0, high: int = MAX_PARAM_COUNT):
     def check(value) -> str | None:
         if isinstance(value, bool) or not isinstance(value, int):
             return "must be a whole number"
+        if value > high:
+            return f"must be at most {high}"
         return f"must be at least {low}" if value < low else None
 
     return check
@@ -210,12 +229,13 @@ class Rule(models.Model):
     cooldown_seconds = models.PositiveIntegerField(
         _("cooldown (s)"),
         default=300,
+        validators=[MaxValueValidator(MAX_COOLDOWN_SECONDS)],
         help_text=_("After an alert is resolved, no new one opens for this long."),
     )
     clear_after_seconds = models.PositiveIntegerField(
         _("resolves itself after (s)"),
         default=60,
-        validators=[MinValueValidator(1)],
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_CLEAR_AFTER_SECONDS)],
         help_text=_("An alert resolves by itself once its condition stayed clear this long."),
     )
     params = models.JSONField(_("parameters"), default=dict, blank=True)

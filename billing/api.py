@@ -33,7 +33,15 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from billing import bills, importer, plans, purchases, settlement
-from billing.models import AccountStatus, FreeQuotaClaim, Package, QpsOrder, TopUp
+from billing.models import (
+    MAX_QPS_DAYS,
+    MAX_QPS_MONTHS,
+    AccountStatus,
+    FreeQuotaClaim,
+    Package,
+    QpsOrder,
+    TopUp,
+)
 from billing.pricing import PricingError
 from cameras import roles
 from monitoring.models import VendorAccount
@@ -287,10 +295,13 @@ class QpsOrderSerializer(serializers.ModelSerializer):
     account = BilledAccountField()
     months = serializers.IntegerField(
         min_value=0,
+        max_value=MAX_QPS_MONTHS,
         required=False,
         help_text=_("Months bought; with neither months nor days, one month."),
     )
-    days = serializers.IntegerField(min_value=0, required=False, help_text=_("Days bought."))
+    days = serializers.IntegerField(
+        min_value=0, max_value=MAX_QPS_DAYS, required=False, help_text=_("Days bought.")
+    )
     created_by = serializers.SerializerMethodField()
 
     class Meta:

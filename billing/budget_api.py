@@ -40,7 +40,7 @@ from rest_framework.settings import api_settings
 
 from billing.budget_views import duplicate_text
 from billing.budgets import status_of
-from billing.models import Budget, BudgetAction
+from billing.models import MAX_SLOW_FACTOR, Budget, BudgetAction
 from cameras import roles
 from cameras.api import SitePrimaryKeyField
 from cameras.models import Camera
@@ -138,7 +138,7 @@ class BudgetSerializer(serializers.ModelSerializer):
     slow_factor = serializers.IntegerField(
         required=False,
         min_value=2,
-        max_value=2_147_483_647,
+        max_value=MAX_SLOW_FACTOR,
         error_messages={
             "min_value": gettext_lazy(
                 "The slow-down factor is at least 2 (one frame in 2): 1 would not slow "

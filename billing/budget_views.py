@@ -30,7 +30,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing.budgets import BudgetStatus, status_of
-from billing.models import Budget, BudgetAction
+from billing.models import MAX_SLOW_FACTOR, Budget, BudgetAction
 from billing.pricing import SHANGHAI
 from billing.usage import shanghai_month
 from cameras import roles
@@ -194,6 +194,7 @@ class BudgetForm(forms.ModelForm):
     )
     slow_factor = forms.IntegerField(
         required=False,
+        max_value=MAX_SLOW_FACTOR,
         label=gettext_lazy("Slow-down factor"),
         help_text=gettext_lazy(
             "When slowing down, analyse one frame in this many (2 or more). Not used when pausing."

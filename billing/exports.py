@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -328,18 +329,33 @@ def _cells(row: Row) -> list[Any]:
 
 # --- CSV ----------------------------------------------------------------------------------
 
+# A spreadsheet reads a cell that starts with one of these as a formula (OWASP, "CSV
+# Injection"): text that does is written with a leading apostrophe.
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def csv_cell(value: Any) -> Any:
+    """``value`` as a CSV cell: empty for None, text that a spreadsheet would read as a
+    formula prefixed with ``'``; numbers (and the bill's amounts, ``-1.50``) as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_LEADS) and not NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
 
 def to_csv(table: BillTable) -> bytes:
     """The table as CSV: what the bill is about, a blank line, the headings, the rows.
     UTF-8 with a byte order mark; amounts as the bill writes them (``3060.00``)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([table.title])
-    writer.writerows([label, value] for label, value in table.meta)
+    writer.writerow([csv_cell(table.title)])
+    writer.writerows([csv_cell(label), csv_cell(value)] for label, value in table.meta)
     writer.writerow([])
     writer.writerow(columns())
     for row in table.rows:
-        writer.writerow("" if value is None else value for value in _cells(row))
+        writer.writerow(csv_cell(value) for value in _cells(row))
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -354,9 +370,18 @@ COUNT_COLUMNS = {4, 6, 7, 8}
 COLUMN_WIDTHS = [12, 18, 22, 52, 12, 14, 14, 14, 12, 16, 16]
 
 
+def _as_text(cells) -> None:
+    """Text cells stay text: openpyxl stores a string that starts with ``=`` as a formula,
+    and account names, plan names and adjustment notes are chosen by people."""
+    for cell in cells:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
+
+
 def to_xlsx(table: BillTable) -> bytes:
     """The table as an Excel workbook of one sheet: calls and amounts are numbers with
-    number formats (amounts as ``Decimal``), headings bold, the heading row frozen."""
+    number formats (amounts as ``Decimal``), text as text (never a formula), headings bold,
+    the heading row frozen."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
@@ -395,6 +420,8 @@ def to_xlsx(table: BillTable) -> bytes:
             sheet.cell(row=number, column=4).alignment = Alignment(indent=2)
     for index, width in enumerate(COLUMN_WIDTHS, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
+    for cells in sheet.iter_rows():
+        _as_text(cells)
     sheet.freeze_panes = sheet.cell(row=heading_row + 1, column=1)
     buffer = io.BytesIO()
     workbook.save(buffer)

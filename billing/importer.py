@@ -6,7 +6,7 @@ The file has exactly this header, then one call per line::
     2024-03-01T10:00:00+08:00,body_attr,true,3f1c...
 
 * ``timestamp``: ISO 8601 with a UTC offset (``+08:00``, ``Z``); a time without one is
-  refused, since it could mean any zone;
+  refused, since it could mean any zone, and so is one in the future or before 2000;
 * ``api``: an API the account's vendor is billed for (``plans.known_apis``);
 * ``success``: ``true`` (outcome ``success``) or ``false`` (``vendor_error``: the vendor
   answered with an error; it reached the vendor's meter);
@@ -51,6 +51,9 @@ PROGRESS_EVERY = 10_000
 BATCH_SIZE = 5_000
 # A call recorded a little ahead of this server's clock is accepted; later ones are not.
 CLOCK_SKEW = timedelta(minutes=5)
+# No vendor's usage is older than this: an earlier time (year 0001) is a broken export, and
+# hour and month arithmetic on it would leave the calendar.
+EARLIEST_CALL = datetime(2000, 1, 1, tzinfo=UTC)
 
 Progress = Callable[[int, int | None, str], None]
 
@@ -233,6 +236,12 @@ def _rows(
             )
         if at > latest_allowed:
             raise UsageImportError(f"timestamp {stamp!r} is in the future", line)
+        if at < EARLIEST_CALL:
+            raise UsageImportError(
+                f"timestamp {stamp!r} is before {EARLIEST_CALL:%Y-%m-%d}, older than any "
+                "vendor usage",
+                line,
+            )
         if api not in known_apis:
             raise UsageImportError(
                 f"unknown API {api!r}; this account's APIs are {', '.join(sorted(known_apis))}",

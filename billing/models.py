@@ -11,13 +11,19 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
+# Bounds of numbers people set (forms, API and admin check them through the validators):
+# what can be meant, far inside what the database and date arithmetic hold. Not the
+# vendors' rules (``billing.pricing`` checks those), only sanity.
+MAX_QPS_MONTHS = 120
+MAX_QPS_DAYS = 3_660
+MAX_SLOW_FACTOR = 1_000
 
 
 class Outcome(models.TextChoices):
@@ -166,8 +172,12 @@ class QpsOrder(models.Model):
     )
     api = models.CharField(_("API"), max_length=64)
     qps = models.PositiveIntegerField(_("QPS"), validators=[MinValueValidator(1)])
-    months = models.PositiveIntegerField(_("months"), default=0)
-    days = models.PositiveIntegerField(_("days"), default=0)
+    months = models.PositiveIntegerField(
+        _("months"), default=0, validators=[MaxValueValidator(MAX_QPS_MONTHS)]
+    )
+    days = models.PositiveIntegerField(
+        _("days"), default=0, validators=[MaxValueValidator(MAX_QPS_DAYS)]
+    )
     price = models.DecimalField(_("price"), **MONEY)
     purchased_at = models.DateTimeField(_("purchased at"))
     expires_at = models.DateTimeField(_("expires at"))
@@ -343,7 +353,7 @@ class Budget(models.Model):
     slow_factor = models.PositiveIntegerField(
         _("slow-down factor"),
         default=4,
-        validators=[MinValueValidator(2)],
+        validators=[MinValueValidator(2), MaxValueValidator(MAX_SLOW_FACTOR)],
         help_text=_("When slowing down, analyse one frame in this many."),
     )
     created_at = models.DateTimeField(auto_now_add=True)

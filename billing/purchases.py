@@ -30,7 +30,16 @@ from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from billing import bills, plans, pricing
-from billing.models import Bill, BillStatus, FreeQuotaClaim, Package, QpsOrder, TopUp
+from billing.models import (
+    MAX_QPS_DAYS,
+    MAX_QPS_MONTHS,
+    Bill,
+    BillStatus,
+    FreeQuotaClaim,
+    Package,
+    QpsOrder,
+    TopUp,
+)
 from billing.pricing import SHANGHAI, PricingError
 from monitoring.backends.registry import traits
 from monitoring.models import REQUIRED_CREDENTIALS, VendorAccount
@@ -226,6 +235,10 @@ def buy_qps(
     vendor = plans.billing_vendor(account)
     if not traits(vendor).sells_qps:
         raise PricingError("QPS is sold by Baidu only; CTYun sells capped packages (3 计费说明).")
+    if not (0 <= months <= MAX_QPS_MONTHS and 0 <= days <= MAX_QPS_DAYS):
+        raise PricingError(
+            f"A QPS order runs 0 to {MAX_QPS_MONTHS} months and 0 to {MAX_QPS_DAYS} days."
+        )
     _aware(at, "purchase time")
     plan = plans.plan_at(vendor, at)
     with transaction.atomic():

