@@ -24,9 +24,8 @@ from cameras.costs import vendor_apis
 from cameras.forms import CameraAnalysisForm, _api_choices
 from cameras.frames import store_frame
 from cameras.models import Camera, Region, RegionKind, Site, SourceKind
-from monitoring import pipeline
+from monitoring import analysis_health, pipeline
 from monitoring.analysis_models import (
-    AnalysisState,
     FrameAnalysis,
     FrameAnalysisStatus,
     RuleEvaluation,
@@ -90,8 +89,8 @@ def rules_reading(vendor: str, api: str) -> tuple[str, ...]:
 
 
 def analysis_ok(analysis) -> bool:
-    """The analysis reports that it works (its state after the call)."""
-    return AnalysisState.objects.get(analysis=analysis).available
+    """The analysis reports that it works: health ``ok`` as the API and pages show it."""
+    return analysis_health.health_payload(analysis)["state"] == "ok"
 
 
 @pytest.fixture(autouse=True)
