@@ -24,12 +24,20 @@ logger = logging.getLogger(__name__)
 DELETE_BATCH = 500
 
 
-def store_frame(camera: Camera, jpeg: bytes, captured_at: datetime) -> Frame:
-    """Save ``jpeg`` as a new frame of ``camera`` taken at ``captured_at`` (aware), and
-    record the camera's resolution and last frame time."""
+def store_frame(
+    camera: Camera, jpeg: bytes, captured_at: datetime, age: float | None = None
+) -> Frame:
+    """Save ``jpeg`` as a new frame of ``camera`` taken at ``captured_at`` (aware), that
+    had waited ``age`` seconds in its source, and record the camera's resolution and
+    last frame time."""
     width, height = image_size(jpeg)
     frame = Frame(
-        camera=camera, captured_at=captured_at, width=width, height=height, size=len(jpeg)
+        camera=camera,
+        captured_at=captured_at,
+        width=width,
+        height=height,
+        size=len(jpeg),
+        age=age,
     )
     frame.image.save("frame.jpg", ContentFile(jpeg), save=False)
     try:
