@@ -6,8 +6,9 @@ the previous group when a new keyframe arrives. Nothing queues up, and nothing i
 decoded until ``grab()`` asks for a frame:
 
 - when the latest keyframe is recent enough (no older than the sampling interval, plus
-  ``KEYFRAME_SLACK``) and was not handed over yet, only that keyframe is decoded, with
-  the decoder told to skip every non-key frame (``skip_frame = "NONKEY"``). A stream
+  ``KEYFRAME_SLACK``, nor than the stream's keyframe interval) and was not handed over
+  yet, only that keyframe is decoded, with the decoder told to skip every non-key
+  frame (``skip_frame = "NONKEY"``). A stream
   whose keyframe interval fits the camera's sampling interval is never decoded beyond
   its keyframes; when the next keyframe is due within ``KEYFRAME_WAIT`` of the sampling
   interval, ``grab()`` waits for it rather than decode anything else;
@@ -288,7 +289,12 @@ class RtspSource(Source):
             if group is not None:
                 interval = max(self.interval, 0.05)
                 handed = self._handed[1] if self._handed and self._handed[0] == group.number else -1
-                if handed < 0 and now - group.arrivals[0] <= interval * (1 + KEYFRAME_SLACK):
+                # Never older than one keyframe interval: a keyframe older than that
+                # has a successor due any moment.
+                limit = interval * (1 + KEYFRAME_SLACK)
+                if self._keyframe_interval is not None:
+                    limit = min(limit, self._keyframe_interval)
+                if handed < 0 and now - group.arrivals[0] <= limit:
                     return group, 0
                 wait = self._wait_for_keyframe(group, interval, now)
                 newest = len(group.packets) - 1
