@@ -113,8 +113,14 @@ def run_reference(url: str, cameras: int, seconds: float, warmup: float, decode:
     stop = threading.Event()
     counts = [0] * cameras
 
+    errors: list[str] = []
+
     def read(number: int) -> None:
-        container = av.open(url, options={"rtsp_transport": "tcp"}, timeout=(20, 20))
+        try:
+            container = av.open(url, options={"rtsp_transport": "tcp"}, timeout=(20, 20))
+        except av.error.FFmpegError as error:
+            errors.append(str(error))
+            return
         try:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
@@ -123,6 +129,8 @@ def run_reference(url: str, cameras: int, seconds: float, warmup: float, decode:
                 counts[number] += 1
                 if stop.is_set():
                     break
+        except av.error.FFmpegError as error:
+            errors.append(str(error))
         finally:
             container.close()
 
@@ -136,7 +144,7 @@ def run_reference(url: str, cameras: int, seconds: float, warmup: float, decode:
     stop.set()
     for thread in threads:
         thread.join(5)
-    return used, wall, sum(counts), [], []
+    return used, wall, sum(counts), [], errors
 
 
 def main() -> None:
@@ -174,13 +182,15 @@ def main() -> None:
         try:
             for cameras in (int(text) for text in args.cameras.split(",")):
                 for mode in args.modes.split(","):
+                    # The first keyframe may be a whole keyframe interval away.
+                    warmup = max(args.warmup, keyframe_seconds + 3)
                     if mode == "capture":
                         result = run_capture(
-                            server.url, cameras, args.interval, args.seconds, args.warmup
+                            server.url, cameras, args.interval, args.seconds, warmup
                         )
                     else:
                         result = run_reference(
-                            server.url, cameras, args.seconds, args.warmup, mode == "every-frame"
+                            server.url, cameras, args.seconds, warmup, mode == "every-frame"
                         )
                     used, wall, frames, ages, errors = result
                     per_camera = used / wall / cameras

@@ -106,24 +106,30 @@ def test_each_grab_returns_what_the_camera_shows_now_not_a_queued_frame(rtsp_ser
     assert max(ages) < 1.5, ages
 
 
-def sample(source: RtspSource, interval: float, grabs: int) -> list[tuple[float, float]]:
+def sample(url: str, interval: float, grabs: int) -> tuple[list[tuple], int, int]:
     """Grab as the capture service does, every ``interval`` seconds from the first
-    frame on; each frame's age from its grey level and as the source recorded it."""
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            source.grab()
-            break
-        except SourceError:
-            assert time.monotonic() < deadline, f"no first frame: {source.last_error}"
-    due = time.monotonic()
-    ages = []
-    for _ in range(grabs):
-        due += interval
-        time.sleep(max(0.0, due - time.monotonic()))
-        frame = source.grab()
-        ages.append((age_of(grey_level(frame), time.time()), source.frame_age, source.decoded))
-    return ages
+    frame on: each frame's age from its grey level and as the source recorded it (and
+    the count of packets decoded so far), the packets decoded and the packets read."""
+    source = RtspSource(SourceSettings.of(settings(url, sample_interval=interval), timeout=15))
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                source.grab()
+                break
+            except SourceError:
+                assert time.monotonic() < deadline, f"no first frame: {source.last_error}"
+        due = time.monotonic()
+        ages = []
+        for _ in range(grabs):
+            due += interval
+            time.sleep(max(0.0, due - time.monotonic()))
+            frame = source.grab()
+            seen = age_of(grey_level(frame), time.time())
+            ages.append((seen, source.frame_age, source.decoded))
+        return ages, source.decoded, source.packets
+    finally:
+        source.close()
 
 
 @pytest.mark.parametrize("keyint", [5, 10], ids=["keyframe-every-0.5s", "keyframe-every-1s"])
@@ -132,13 +138,9 @@ def test_a_stream_whose_keyframes_fit_the_sampling_interval_is_decoded_keyframes
 ):
     # Given a stream with a keyframe every 0.5 s or 1 s, sampled every second
     server = stream_server(keyint)
-    source = RtspSource(SourceSettings.of(settings(server.url, sample_interval=1.0), timeout=15))
-    try:
-        # When it is sampled six times
-        ages = sample(source, 1.0, 6)
-        decoded, packets = source.decoded, source.packets
-    finally:
-        source.close()
+
+    # When it is sampled six times
+    ages, decoded, packets = sample(server.url, 1.0, 6)
 
     # Then exactly one packet (a keyframe) was decoded for each frame handed over, out
     # of the ten a second the stream sent
@@ -155,13 +157,9 @@ def test_a_stream_with_keyframes_rarer_than_sampling_gives_fresh_frames_without_
 ):
     # Given a stream with a keyframe every 4 s, sampled every second
     server = stream_server(40)
-    source = RtspSource(SourceSettings.of(settings(server.url, sample_interval=1.0), timeout=15))
-    try:
-        # When it is sampled nine times
-        ages = sample(source, 1.0, 9)
-        decoded, packets = source.decoded, source.packets
-    finally:
-        source.close()
+
+    # When it is sampled nine times
+    ages, decoded, packets = sample(server.url, 1.0, 9)
 
     # Then no frame is older than the sampling interval (plus transport), although
     # keyframes are four intervals apart
