@@ -14,11 +14,13 @@ decoded until ``grab()`` asks for a frame:
   interval, ``grab()`` waits for it rather than decode anything else;
 - otherwise (a keyframe interval longer than the sampling interval) the packets from
   the keyframe up to the newest one are decoded, continuing from where the previous
-  grab of the same group stopped. The rest of each group (after the last frame due in
-  it) is never decoded.
+  grab of the same group stopped, skipping the frames no other frame refers to
+  (``skip_frame = "NONREF"``) on the way. The rest of each group (after the last
+  frame due in it) is never decoded.
 
 ``grab()`` records ``frame_age``: seconds between the arrival of the handed frame's
-packet and the hand-over. ``packets`` and ``decoded`` count what was read and decoded.
+packet and the hand-over. ``packets`` and ``decoded`` count the packets read and those
+given to the decoder.
 
 When the stream drops or cannot be opened, the reader reconnects by itself after a
 pause that doubles from ``RECONNECT_FIRST`` up to ``RECONNECT_MAX`` seconds and starts
@@ -326,9 +328,14 @@ class RtspSource(Source):
             if target < group.fed:
                 return group.frame, group.frame_index
             decoder = group.decoder
-            # Only keyframes unless frames after one are wanted.
-            decoder.skip_frame = "NONKEY" if target == 0 else "DEFAULT"
             for index in range(group.fed, min(target + 1, upto)):
+                # Only keyframes unless frames after one are wanted; on the way to the
+                # wanted frame, frames nothing refers to (B-frames, a camera's
+                # temporal layers) are skipped too.
+                if target == 0:
+                    decoder.skip_frame = "NONKEY"
+                else:
+                    decoder.skip_frame = "DEFAULT" if index == target else "NONREF"
                 try:
                     frames = decoder.decode(group.packets[index])
                 except av.error.FFmpegError as error:
