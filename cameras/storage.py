@@ -3,7 +3,8 @@
 Frames (``frames/<camera>/...``) and evidence pictures (``evidence/<camera>/...``) are
 written and read only through Django's storage API (``storages["default"]``): local disk
 under ``MEDIA_ROOT`` by default, an S3-compatible bucket when ``S3_BUCKET`` is set
-(``monitoring/settings.py``). This module owns deleting them: files by name
+(``monitoring/settings.py``). This module owns reading one whole (``read_file``: one
+request to S3) and deleting them: files by name
 (retention) and everything of a camera (when the camera is deleted, after the deletion
 commits, by the ``cameras.tasks.delete_camera_files`` task).
 
@@ -28,6 +29,25 @@ S3_DELETE_BATCH = 1000  # the most keys one DeleteObjects request takes
 
 def media_storage() -> Storage:
     return storages["default"]
+
+
+def read_file(name: str, storage: Storage | None = None) -> bytes:
+    """The content of the stored file ``name``; FileNotFoundError when there is none.
+    From S3 in one GET (``storage.open`` would ask for the object's head twice first)."""
+    storage = storage or media_storage()
+    bucket = getattr(storage, "bucket", None)
+    if bucket is None:
+        with storage.open(name, "rb") as stored:
+            return stored.read()
+    from botocore.exceptions import ClientError
+
+    try:
+        answer = bucket.Object(storage._normalize_name(name)).get()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            raise FileNotFoundError(name) from None
+        raise OSError(f"cannot read {name}: {error}") from error
+    return answer["Body"].read()
 
 
 def delete_files(names: Iterable[str], storage: Storage | None = None) -> int:

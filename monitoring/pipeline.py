@@ -55,6 +55,7 @@ from billing.models import Outcome, UsageRecord
 from billing.usage import ledger_request_id
 from cameras.models import Camera, CameraAnalysis, Frame, Health, Region, RegionKind
 from cameras.polygons import rescale
+from cameras.storage import read_file
 from monitoring import camera_setup
 from monitoring.analysis_models import (
     AnalysisState,
@@ -516,8 +517,7 @@ def _images(row: FrameAnalysis, frame: Frame) -> list[bytes]:
         if not name:
             continue  # deleted by retention meanwhile
         try:
-            with storage.open(name, "rb") as file:
-                images.append(file.read())
+            images.append(read_file(name, storage))
         except OSError:
             if frame_id == frame.pk:
                 raise

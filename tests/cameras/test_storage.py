@@ -166,3 +166,13 @@ def test_frames_are_written_read_and_deleted_by_retention_in_object_storage(
         assert delete_old_frames(now) == 1
 
     assert s3_server.keys(s3_media) == [recent.image.name]
+
+
+def test_a_stored_file_is_read_whole_and_a_missing_one_is_not_found(s3_media, site_a):
+    from cameras.storage import read_file
+
+    frame = store_frame(CameraFactory(site=site_a), jpeg_bytes(colour=(1, 2, 3)))
+
+    assert read_file(frame.image.name) == jpeg_bytes(colour=(1, 2, 3))
+    with pytest.raises(FileNotFoundError):
+        read_file(f"frames/{frame.camera_id}/missing.jpg")
