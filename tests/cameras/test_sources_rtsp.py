@@ -106,19 +106,23 @@ def test_each_grab_returns_what_the_camera_shows_now_not_a_queued_frame(rtsp_ser
     assert max(ages) < 1.5, ages
 
 
+def first_frame(source: RtspSource, seconds: float = 20.0) -> bytes:
+    """The first frame of a source just opened, trying again until ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return source.grab()
+        except SourceError:
+            assert time.monotonic() < deadline, f"no first frame: {source.last_error}"
+
+
 def sample(url: str, interval: float, grabs: int) -> tuple[list[tuple], int, int]:
     """Grab as the capture service does, every ``interval`` seconds from the first
     frame on: each frame's age from its grey level and as the source recorded it (and
     the count of packets decoded so far), the packets decoded and the packets read."""
     source = RtspSource(SourceSettings.of(settings(url, sample_interval=interval), timeout=15))
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                source.grab()
-                break
-            except SourceError:
-                assert time.monotonic() < deadline, f"no first frame: {source.last_error}"
+        first_frame(source)
         due = time.monotonic()
         ages = []
         for _ in range(grabs):
@@ -202,13 +206,7 @@ def test_when_the_server_dies_grabs_fail_and_health_falls_then_the_source_reconn
     health = HealthState()
     try:
         # Given a stream delivering frames
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                source.grab()
-                break
-            except SourceError:
-                assert time.monotonic() < deadline, "no first frame"
+        first_frame(source)
         health = after_success(health, time.monotonic())
         assert health.health == Health.ONLINE
         connects_before = source.connects
