@@ -16,6 +16,7 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from cameras.polygons import KIND_COLOURS, rescale
+from cameras.storage import read_file
 from monitoring.fonts import drawing_font
 
 BOX_COLOUR = "#2e7d32"
@@ -231,8 +232,7 @@ def render_for_frame(
 ) -> bytes:
     """The evidence picture of a stored frame (``cameras.Frame``)."""
     size = (frame.width, frame.height)
-    with frame.image.open("rb") as stored:
-        data = stored.read()
+    data = read_file(frame.image.name, frame.image.storage)
     return render_overlay(
         data,
         regions=overlay_regions(regions, size),

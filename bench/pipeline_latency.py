@@ -117,6 +117,7 @@ class Services:
         self.media = self.folder / "media"
         self.processes: list[subprocess.Popen] = []
         self.env: dict[str, str] = {}
+        self.s3 = None
 
     def start_redis(self) -> str:
         if not shutil.which("redis-server"):
@@ -139,11 +140,20 @@ class Services:
         sys.path.insert(0, str(self.folder))
         os.environ["DJANGO_SETTINGS_MODULE"] = "bench_settings"
 
-    def prepare(self, database_url: str, redis_url: str, scene: str = "intrusion") -> None:
-        """Point this process and its children at the services; set Django up."""
+    def prepare(
+        self, database_url: str, redis_url: str, scene: str = "intrusion", storage: str = "disk"
+    ) -> None:
+        """Point this process and its children at the services; set Django up. Frames
+        and evidence on local disk, or (``storage="s3"``) in a bucket of an S3 server
+        started here (moto's, as tests/test_multihost.py uses)."""
         ensure_database(database_url)
         os.environ["BENCH_SCENE"] = scene
         self.media.mkdir(parents=True, exist_ok=True)
+        if storage == "s3":
+            from tests.s3_server import S3Server
+
+            self.s3 = S3Server().start()
+            os.environ.update(self.s3.environment(self.s3.bucket("bench-media")))
         os.environ.update(
             DATABASE_URL=database_url,
             REDIS_URL=redis_url,
@@ -214,6 +224,8 @@ class Services:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
+        if self.s3 is not None:
+            self.s3.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -251,6 +263,12 @@ def arguments(description: str) -> argparse.ArgumentParser:
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE),
         help=f"PostgreSQL to use (default {DEFAULT_DATABASE}; created if missing)",
+    )
+    parser.add_argument(
+        "--storage",
+        choices=["disk", "s3"],
+        default="disk",
+        help="frames and evidence on local disk, or in an S3 server started on loopback",
     )
     return parser
 

@@ -39,7 +39,7 @@ def main() -> None:
         raise SystemExit("--frames must be 1 to 20000, --cameras 1 to 100")
     services = Services()
     try:
-        services.prepare(args.database_url, services.start_redis(), args.scene)
+        services.prepare(args.database_url, services.start_redis(), args.scene, args.storage)
         from django.db.models import Max, Min
         from django.utils import timezone
 

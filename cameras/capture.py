@@ -11,7 +11,8 @@ hooks, reloads the camera list every ``reload_seconds`` (added, removed, disable
 changed cameras are picked up without a restart) and notices cameras gone silent.
 
 Health:
-- ``online`` after a good frame;
+- ``online`` after a good frame (the reason says how old frames are when taken, when
+  that grows beyond ``LATE_FRAME_INTERVALS`` sampling intervals);
 - ``degraded`` after a failure that follows good frames;
 - ``offline`` after ``OFFLINE_AFTER_FAILURES`` failures in a row, after a failure while
   not online (a camera that never answered), or when no frame came for
@@ -57,6 +58,9 @@ MIN_SILENCE_SECONDS = 2.0
 RELOAD_SECONDS = 5.0
 STOP_GRACE_SECONDS = 3.0
 GRAB_TIMEOUT = 10.0
+# A frame older than this when taken is reported in the camera's health reason.
+LATE_FRAME_INTERVALS = 2
+LATE_FRAME_SECONDS = 3.0
 REASON_LENGTH = 500  # Camera.health_reason's max_length
 
 
@@ -125,6 +129,7 @@ class Grab:
     at: datetime
     jpeg: bytes | None = None
     error: str | None = None
+    age: float | None = None  # seconds the frame had waited in the source
 
 
 @dataclass
@@ -137,8 +142,15 @@ class HealthState:
     last_good: float | None = None  # monotonic time of the latest good frame
 
 
-def after_success(state: HealthState, now: float) -> HealthState:
-    return HealthState(Health.ONLINE, "", 0, now)
+def after_success(
+    state: HealthState, now: float, age: float | None = None, interval: float = 0.0
+) -> HealthState:
+    """Online; the reason says how old frames are when they come late (``age`` above
+    ``LATE_FRAME_INTERVALS`` sampling intervals and ``LATE_FRAME_SECONDS``)."""
+    reason = ""
+    if age is not None and age > max(LATE_FRAME_INTERVALS * interval, LATE_FRAME_SECONDS):
+        reason = f"frames are {age:.0f} s old when taken"
+    return HealthState(Health.ONLINE, reason, 0, now)
 
 
 def after_failure(state: HealthState, reason: str) -> HealthState:
@@ -240,8 +252,10 @@ class CameraWorker:
         try:
             if source is None:
                 source = self._opener(plan)
+            source.set_interval(plan.sample_interval)
             jpeg = source.grab()
-            return Grab(plan.id, self.number, timezone.now(), jpeg=jpeg), source
+            grab = Grab(plan.id, self.number, timezone.now(), jpeg=jpeg, age=source.frame_age)
+            return grab, source
         except SourceError as error:
             return Grab(plan.id, self.number, timezone.now(), error=error.message), source
         except Exception as error:
@@ -427,7 +441,7 @@ class CaptureService:
             self._set_health(camera.pk, after_failure(state, grab.error or "no frame"))
             return None
         try:
-            frame = store_frame(camera, grab.jpeg, grab.at)
+            frame = store_frame(camera, grab.jpeg, grab.at, age=grab.age)
         except SourceError as error:  # the JPEG's header could not be read
             self._set_health(camera.pk, after_failure(state, error.message))
             return None
@@ -435,7 +449,8 @@ class CaptureService:
             logger.error("camera %s: cannot write the frame: %s", camera.pk, error)
             return None
         self.frames_stored += 1
-        self._set_health(camera.pk, after_success(state, self.clock()))
+        interval = float(camera.sample_interval)
+        self._set_health(camera.pk, after_success(state, self.clock(), grab.age, interval))
         for hook in FRAME_HOOKS:
             try:
                 hook(frame)
@@ -479,7 +494,8 @@ class CaptureService:
         def grab_one(plan: CameraPlan) -> Grab:
             try:
                 with self.opener(plan) as source:
-                    return Grab(plan.id, 0, timezone.now(), jpeg=source.grab())
+                    jpeg = source.grab()
+                    return Grab(plan.id, 0, timezone.now(), jpeg=jpeg, age=source.frame_age)
             except SourceError as error:
                 return Grab(plan.id, 0, timezone.now(), error=error.message)
             except Exception as error:

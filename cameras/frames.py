@@ -1,9 +1,10 @@
-"""Stored frames: writing a camera's JPEG under MEDIA_ROOT with its row, keeping the
+"""Stored frames: writing a camera's JPEG to the media storage with its row, keeping the
 camera's resolution current, and deleting frames past the camera's retention.
 
 ``store_frame`` writes the file first and the row after; if the row cannot be written
 the file is removed again. ``delete_old_frames`` deletes rows first and their files
-after the transaction commits, in batches, and never touches a frame kept as evidence
+after the transaction commits (local disk or object storage alike, through
+``cameras.storage``), in batches, and never touches a frame kept as evidence
 (``keep=True``), whatever its age.
 """
 
@@ -18,18 +19,27 @@ from django.utils import timezone
 
 from .models import Camera, Frame
 from .sources import image_size
+from .storage import delete_files
 
 logger = logging.getLogger(__name__)
 
 DELETE_BATCH = 500
 
 
-def store_frame(camera: Camera, jpeg: bytes, captured_at: datetime) -> Frame:
-    """Save ``jpeg`` as a new frame of ``camera`` taken at ``captured_at`` (aware), and
-    record the camera's resolution and last frame time."""
+def store_frame(
+    camera: Camera, jpeg: bytes, captured_at: datetime, age: float | None = None
+) -> Frame:
+    """Save ``jpeg`` as a new frame of ``camera`` taken at ``captured_at`` (aware), that
+    had waited ``age`` seconds in its source, and record the camera's resolution and
+    last frame time."""
     width, height = image_size(jpeg)
     frame = Frame(
-        camera=camera, captured_at=captured_at, width=width, height=height, size=len(jpeg)
+        camera=camera,
+        captured_at=captured_at,
+        width=width,
+        height=height,
+        size=len(jpeg),
+        age=age,
     )
     frame.image.save("frame.jpg", ContentFile(jpeg), save=False)
     try:
@@ -105,14 +115,5 @@ def _delete_batch(camera_id: int, cutoff: datetime) -> int:
             return 0
         Frame.objects.filter(pk__in=[pk for pk, _name in batch]).delete()
         names = [name for _pk, name in batch if name]
-        transaction.on_commit(lambda: _delete_files(names))
+        transaction.on_commit(lambda: delete_files(names, Frame._meta.get_field("image").storage))
     return len(batch)
-
-
-def _delete_files(names: list[str]) -> None:
-    storage = Frame._meta.get_field("image").storage
-    for name in names:
-        try:
-            storage.delete(name)
-        except OSError as error:
-            logger.warning("could not delete frame file %s: %s", name, error)

@@ -288,6 +288,9 @@ class Frame(models.Model):
     height = models.PositiveIntegerField(_("height"))
     size = models.PositiveIntegerField(_("bytes"))
     keep = models.BooleanField(_("kept as evidence"), default=False)
+    # Seconds the picture had waited in the source when capture took it (an RTSP frame
+    # since its packet arrived); null when the source cannot tell.
+    age = models.FloatField(_("age when taken (s)"), null=True, blank=True)
 
     class Meta:
         ordering = ["-captured_at"]

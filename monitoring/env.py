@@ -201,3 +201,30 @@ def parse_redis_url(url: str, name: str = "REDIS_URL") -> RedisUrls:
     raise ImproperlyConfigured(
         f"{name}={url!r}: the scheme must be redis://, rediss://, unix:// or redis+socket://"
     )
+
+
+def media_storage(environ: dict[str, str] | None = None) -> dict:
+    """``STORAGES["default"]``, where frames and evidence live: local disk under
+    ``MEDIA_ROOT`` (one host), or an S3-compatible bucket (MinIO, Ceph RGW, a cloud
+    bucket) that every host reads when ``S3_BUCKET`` is set. Keys left empty fall back
+    to boto3's own chain (``AWS_*`` variables, instance roles)."""
+    bucket = env_str("S3_BUCKET", "", environ)
+    if not bucket:
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": env_str("S3_ENDPOINT_URL", "", environ) or None,
+            "region_name": env_str("S3_REGION", "", environ) or None,
+            "access_key": env_str("S3_ACCESS_KEY_ID", "", environ) or None,
+            "secret_key": env_str("S3_SECRET_ACCESS_KEY", "", environ) or None,
+            "location": env_str("S3_PREFIX", "", environ).strip("/"),
+            # "path" for servers without bucket host names (MinIO on one host name).
+            "addressing_style": env_str("S3_ADDRESSING_STYLE", "", environ) or None,
+            # Names are unique (time to the microsecond, or a random id): no existence
+            # check before each write.
+            "file_overwrite": True,
+            "default_acl": None,
+        },
+    }

@@ -60,6 +60,7 @@ from billing.usage import ledger_request_id
 from cameras.costs import not_on_cameras
 from cameras.models import Camera, CameraAnalysis, Frame, Health, Region, RegionKind
 from cameras.polygons import rescale
+from cameras.storage import read_file
 from monitoring import analysis_health, camera_setup, prefilter
 from monitoring.analysis_models import (
     AnalysisState,
@@ -589,8 +590,7 @@ def _images(row: FrameAnalysis, frame: Frame) -> list[bytes]:
         if not name:
             continue  # deleted by retention meanwhile
         try:
-            with storage.open(name, "rb") as file:
-                images.append(file.read())
+            images.append(read_file(name, storage))
         except OSError:
             if frame_id == frame.pk:
                 raise

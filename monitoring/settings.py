@@ -24,6 +24,7 @@ from monitoring.env import (
     env_paths,
     env_str,
     env_time_zone,
+    media_storage,
     parse_database_url,
     parse_redis_url,
 )
@@ -243,8 +244,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(DATA_DIR / "staticfiles")))
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
 MEDIA_URL = "media/"
+# Frames and evidence: local disk under MEDIA_ROOT, or an S3-compatible bucket when
+# S3_BUCKET is set (monitoring.env.media_storage, docs/configuration.md).
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": media_storage(),
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG

@@ -41,6 +41,7 @@ class SourceSettings:
     username: str = ""
     password: str = field(default="", repr=False)
     timeout: float = 10.0  # seconds for one frame (HTTP answer, RTSP fresh frame)
+    interval: float = 2.0  # the camera's sampling interval, seconds
 
     @classmethod
     def of(cls, camera: Any, timeout: float | None = None) -> SourceSettings:
@@ -57,17 +58,25 @@ class SourceSettings:
             username=str(get("username") or ""),
             password=str(get("password") or ""),
             timeout=float(timeout if timeout is not None else get("timeout", None) or 10.0),
+            interval=float(get("sample_interval", None) or get("interval", None) or 2.0),
         )
 
 
 class Source:
     """One open camera. Subclasses implement ``grab`` and, when they hold anything
-    open, ``close``."""
+    open, ``close``. ``frame_age``: how many seconds the frame the last ``grab``
+    returned had waited in the source (None when the source cannot tell)."""
 
     kind = ""
+    frame_age: float | None = None
 
     def grab(self) -> bytes:
         raise NotImplementedError
+
+    def set_interval(self, seconds: float) -> None:
+        """The camera's sampling interval changed (a source that reads a stream decodes
+        around it)."""
+        return None
 
     def close(self) -> None:
         return None

@@ -26,6 +26,7 @@ import cameras
 from cameras import capture
 from cameras.capture import (
     CameraPlan,
+    CameraWorker,
     CaptureService,
     Grab,
     HealthState,
@@ -202,6 +203,61 @@ def test_health_goes_online_then_degraded_then_offline_after_repeated_failures()
     assert (state.health, state.reason) == (Health.OFFLINE, "connection refused by cam:80")
 
     assert after_success(state, now=20.0).health == Health.ONLINE
+
+
+def test_frames_that_come_late_are_shown_in_the_health_reason_and_timely_ones_clear_it():
+    state = after_success(HealthState(), now=10.0, age=1.9, interval=2.0)
+    assert (state.health, state.reason) == (Health.ONLINE, "")
+
+    state = after_success(state, now=12.0, age=9.6, interval=2.0)
+    assert (state.health, state.reason) == (Health.ONLINE, "frames are 10 s old when taken")
+
+    assert after_success(state, now=14.0, age=0.3, interval=2.0).reason == ""
+    assert after_success(state, now=14.0, age=None, interval=2.0).reason == ""
+
+
+def test_the_age_of_each_frame_is_stored_and_a_growing_one_reaches_the_camera_health(site):
+    camera = make_camera(site, "Lagging", url="ok", sample_interval=2)
+    service = CaptureService(opener=FakeOpener())
+
+    timely = service.handle(Grab(camera.pk, 0, timezone.now(), jpeg=jpeg(), age=0.4))
+    camera.refresh_from_db()
+    assert (camera.health, camera.health_reason) == (Health.ONLINE, "")
+
+    late = service.handle(Grab(camera.pk, 0, timezone.now(), jpeg=jpeg(), age=12.2))
+    camera.refresh_from_db()
+    assert (camera.health, camera.health_reason) == (
+        Health.ONLINE,
+        "frames are 12 s old when taken",
+    )
+    assert Frame.objects.get(pk=timely.pk).age == pytest.approx(0.4)
+    assert Frame.objects.get(pk=late.pk).age == pytest.approx(12.2)
+
+
+def test_a_worker_hands_the_source_its_interval_and_passes_on_the_frame_age(site):
+    class AgedSource(FakeSource):
+        interval = None
+
+        def set_interval(self, seconds: float) -> None:
+            self.interval = seconds
+
+        def grab(self) -> bytes:
+            self.frame_age = 0.75
+            return super().grab()
+
+    source = AgedSource()
+    mailbox = Mailbox()
+    plan = CameraPlan.of(make_camera(site, "Aged", url="ok", sample_interval=3))
+    worker = CameraWorker(plan, mailbox, lambda _plan: source)
+    worker.start()
+    try:
+        grabs = mailbox.take(10)
+    finally:
+        worker.stop()
+        worker.join(5)
+
+    assert [grab.age for grab in grabs] == [0.75]
+    assert source.interval == 3.0
 
 
 def test_a_camera_that_never_answered_is_offline_at_its_first_failure():

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
-import socket
-import subprocess
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -24,129 +20,21 @@ from cameras.capture import HealthState, after_failure, after_success
 from cameras.models import Health
 from cameras.sources import SourceError, SourceSettings, open_source
 from cameras.sources.rtsp import RtspSource, with_credentials
-
-SYSTEM_PYTHON = "/usr/bin/python3"
-PERIOD = 4.0
-WIDTH, HEIGHT = 320, 240
-
-SERVER = r"""
-import sys, time
-import gi
-gi.require_version("Gst", "1.0")
-gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer
-
-port, user, password, period = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
-WIDTH, HEIGHT = 320, 240
-Gst.init(None)
-server = GstRtspServer.RTSPServer()
-server.set_address("127.0.0.1")
-server.set_service(port)
-factory = GstRtspServer.RTSPMediaFactory()
-factory.set_launch(
-    "( appsrc name=src is-live=true format=time do-timestamp=true "
-    f"caps=video/x-raw,format=RGB,width={WIDTH},height={HEIGHT},framerate=10/1 "
-    "! videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=5 "
-    "! rtph264pay name=pay0 pt=96 )"
+from tests.rtsp_server import (
+    HEIGHT,
+    SERVER,
+    WIDTH,
+    RtspServer,
+    age_of,
+    free_port,
+    grey_level,
+    gst_rtsp_server_available,
 )
-factory.set_shared(True)
-sources = []
-
-def configure(factory, media):
-    sources.append(media.get_element().get_child_by_name("src"))
-
-factory.connect("media-configure", configure)
-
-def push():
-    level = 20 + int((time.time() % period) / period * 200)
-    data = bytes([level]) * (WIDTH * HEIGHT * 3)
-    for source in list(sources):
-        if source.emit("push-buffer", Gst.Buffer.new_wrapped(data)) != Gst.FlowReturn.OK:
-            sources.remove(source)
-    return True
-
-GLib.timeout_add(100, push)
-if user:
-    auth = GstRtspServer.RTSPAuth()
-    token = GstRtspServer.RTSPToken()
-    token.set_string("media.factory.role", "user")
-    auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
-    server.set_auth(auth)
-    factory.add_role_from_structure(Gst.Structure.new_from_string(
-        "user, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"))
-server.get_mount_points().add_factory("/live", factory)
-if server.attach(None) == 0:
-    sys.exit("cannot listen on port " + port)
-print("READY", flush=True)
-GLib.MainLoop().run()
-"""
-
-
-def _gst_rtsp_server_available() -> bool:
-    if not os.path.exists(SYSTEM_PYTHON):
-        return False
-    check = (
-        "import gi; gi.require_version('GstRtspServer', '1.0'); "
-        "from gi.repository import GstRtspServer; import shutil; "
-        "assert shutil.which('gst-inspect-1.0')"
-    )
-    try:
-        subprocess.run([SYSTEM_PYTHON, "-c", check], check=True, capture_output=True, timeout=30)
-        subprocess.run(["gst-inspect-1.0", "x264enc"], check=True, capture_output=True, timeout=30)
-    except (subprocess.SubprocessError, OSError):
-        return False
-    return shutil.which("gst-inspect-1.0") is not None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class RtspServer:
-    """The GStreamer RTSP server in a subprocess: ``start()``, ``kill()``, again."""
-
-    def __init__(self, script: Path, port: int, user: str = "", password: str = ""):
-        self.script, self.port, self.user, self.password = script, port, user, password
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"rtsp://127.0.0.1:{self.port}/live"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                SYSTEM_PYTHON,
-                str(self.script),
-                str(self.port),
-                self.user,
-                self.password,
-                str(PERIOD),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 20
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if line.strip() != b"READY":
-            error = self.process.stderr.read() if self.process.stderr else b""
-            self.kill()
-            raise RuntimeError(f"the RTSP server did not start: {line!r} {error[-2000:]!r}")
-        assert time.monotonic() < deadline
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.process = None
 
 
 @pytest.fixture(scope="module")
 def server_script(tmp_path_factory) -> Path:
-    if not _gst_rtsp_server_available():
+    if not gst_rtsp_server_available():
         message = (
             "GStreamer's RTSP server is not installed for the system Python (run .ci/test-deps.sh)"
         )
@@ -160,28 +48,34 @@ def server_script(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def rtsp_server(server_script):
-    server = RtspServer(server_script, _free_port())
+    server = RtspServer(server_script, free_port())
     server.start()
     yield server
     server.kill()
 
 
 @pytest.fixture
+def stream_server(server_script):
+    """Starts servers of a chosen keyframe interval (in frames, at 10 frames a second)."""
+    started = []
+
+    def start(keyint: int) -> RtspServer:
+        server = RtspServer(server_script, free_port(), keyint=keyint, fps=10)
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.kill()
+
+
+@pytest.fixture
 def rtsp_server_with_password(server_script):
-    server = RtspServer(server_script, _free_port(), user="viewer", password="s3cret")
+    server = RtspServer(server_script, free_port(), user="viewer", password="s3cret")
     server.start()
     yield server
     server.kill()
-
-
-def grey_level(jpeg: bytes) -> float:
-    return float(np.asarray(Image.open(io.BytesIO(jpeg)).convert("L")).mean())
-
-
-def age_of(level: float, now: float) -> float:
-    """How many seconds before ``now`` a frame of this grey level was made."""
-    made = (level - 20) / 200 * PERIOD
-    return (now % PERIOD - made) % PERIOD
 
 
 def settings(url: str, **extra) -> dict:
@@ -212,6 +106,73 @@ def test_each_grab_returns_what_the_camera_shows_now_not_a_queued_frame(rtsp_ser
     assert max(ages) < 1.5, ages
 
 
+def first_frame(source: RtspSource, seconds: float = 20.0) -> bytes:
+    """The first frame of a source just opened, trying again until ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return source.grab()
+        except SourceError:
+            assert time.monotonic() < deadline, f"no first frame: {source.last_error}"
+
+
+def sample(url: str, interval: float, grabs: int) -> tuple[list[tuple], int, int]:
+    """Grab as the capture service does, every ``interval`` seconds from the first
+    frame on: each frame's age from its grey level and as the source recorded it (and
+    the count of packets decoded so far), the packets decoded and the packets read."""
+    source = RtspSource(SourceSettings.of(settings(url, sample_interval=interval), timeout=15))
+    try:
+        first_frame(source)
+        due = time.monotonic()
+        ages = []
+        for _ in range(grabs):
+            due += interval
+            time.sleep(max(0.0, due - time.monotonic()))
+            frame = source.grab()
+            seen = age_of(grey_level(frame), time.time())
+            ages.append((seen, source.frame_age, source.decoded))
+        return ages, source.decoded, source.packets
+    finally:
+        source.close()
+
+
+@pytest.mark.parametrize("keyint", [5, 10], ids=["keyframe-every-0.5s", "keyframe-every-1s"])
+def test_a_stream_whose_keyframes_fit_the_sampling_interval_is_decoded_keyframes_only(
+    stream_server, keyint
+):
+    # Given a stream with a keyframe every 0.5 s or 1 s, sampled every second
+    server = stream_server(keyint)
+
+    # When it is sampled six times
+    ages, decoded, packets = sample(server.url, 1.0, 6)
+
+    # Then exactly one packet (a keyframe) was decoded for each frame handed over, out
+    # of the ten a second the stream sent
+    assert decoded == 7, (decoded, packets, ages)
+    assert packets >= 50
+    # and no frame handed over is older than one keyframe interval (plus transport)
+    keyframe_interval = keyint / 10
+    assert max(seen for seen, _recorded, _decoded in ages) < keyframe_interval + 0.5, ages
+    assert all(0 <= recorded <= keyframe_interval * 1.3 for _seen, recorded, _decoded in ages), ages
+
+
+def test_a_stream_with_keyframes_rarer_than_sampling_gives_fresh_frames_without_decoding_all(
+    stream_server,
+):
+    # Given a stream with a keyframe every 4 s, sampled every second
+    server = stream_server(40)
+
+    # When it is sampled nine times
+    ages, decoded, packets = sample(server.url, 1.0, 9)
+
+    # Then no frame is older than the sampling interval (plus transport), although
+    # keyframes are four intervals apart
+    assert max(seen for seen, _recorded, _decoded in ages) < 1.5, ages
+    assert all(recorded <= 1.25 for _seen, recorded, _decoded in ages), ages
+    # and the frames after the last one due in each group of pictures were not decoded
+    assert decoded < packets - 5, (decoded, packets)
+
+
 def test_a_wrong_password_is_reported_as_401(rtsp_server_with_password):
     source = open_source(
         settings(rtsp_server_with_password.url, username="viewer", password="wrong"), timeout=10
@@ -229,7 +190,7 @@ def test_the_right_password_gives_frames(rtsp_server_with_password):
 
 
 def test_nothing_listening_is_reported_as_connection_refused():
-    source = open_source(settings(f"rtsp://127.0.0.1:{_free_port()}/live"), timeout=5)
+    source = open_source(settings(f"rtsp://127.0.0.1:{free_port()}/live"), timeout=5)
     with source, pytest.raises(SourceError, match="connection refused"):
         source.grab()
 
@@ -238,21 +199,14 @@ def test_when_the_server_dies_grabs_fail_and_health_falls_then_the_source_reconn
     rtsp_server,
 ):
     source = RtspSource(
-        SourceSettings.of(settings(rtsp_server.url), timeout=3),
-        max_age=0.5,
+        SourceSettings.of(settings(rtsp_server.url, sample_interval=0.5), timeout=3),
         reconnect_first=0.2,
         reconnect_max=1.0,
     )
     health = HealthState()
     try:
         # Given a stream delivering frames
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                source.grab()
-                break
-            except SourceError:
-                assert time.monotonic() < deadline, "no first frame"
+        first_frame(source)
         health = after_success(health, time.monotonic())
         assert health.health == Health.ONLINE
         connects_before = source.connects
