@@ -225,12 +225,14 @@ async def test_a_browser_of_the_site_receives_the_analysis_health_event_live(
 
 
 def test_an_account_wide_stop_is_told_to_admins_on_every_page_and_resumed_there(
-    camera, make_user, client
+    camera, make_user, make_site, client
 ):
     from monitoring.backends.stops import LIFT_RESUME, REFUSED, SCOPE_ACCOUNT
 
     analysis = add_analysis(camera, "persons")
     account = analysis.account
+    account.site = camera.site  # the site's own account: its admins may resume it
+    account.save(update_fields=["site"])
     vendor_stops.record(
         account,
         "persons",
@@ -241,6 +243,8 @@ def test_an_account_wide_stop_is_told_to_admins_on_every_page_and_resumed_there(
     # An operator is not told (nothing to do about it); an admin is, on any page
     client.force_login(make_user(roles.OPERATOR, camera.site))
     assert "is stopped: no call leaves" not in client.get("/live/").content.decode()
+    client.force_login(make_user(roles.ADMIN, make_site("Elsewhere")))
+    assert "is stopped: no call leaves" not in client.get("/alerts/").content.decode()
     client.force_login(make_user(roles.ADMIN, camera.site))
     page = client.get("/alerts/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert f"Vendor account “{account.name}” is stopped: no call leaves." in page
@@ -257,6 +261,8 @@ def test_an_account_wide_stop_is_told_to_admins_on_every_page_and_resumed_there(
 
 def test_resume_does_not_redirect_off_the_site(camera, make_user, client):
     analysis = add_analysis(camera, "persons")
+    analysis.account.site = camera.site
+    analysis.account.save(update_fields=["site"])
     client.force_login(make_user(roles.ADMIN, camera.site))
     response = client.post(
         f"/vendor-accounts/{analysis.account_id}/resume/", {"next": "https://evil.example/"}
