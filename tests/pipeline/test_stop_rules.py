@@ -284,6 +284,8 @@ def test_given_baidu_refusing_the_key_pair_then_the_whole_account_stops_until_re
 ):
     # Given an account with a wrong secret key and two analyses on it
     account = baidu_account(live_server, secret_key="wrong")
+    account.site = camera.site  # the site's own account: its admins are told and resume it
+    account.save(update_fields=["site"])
     gesture = add_analysis(camera, "gesture", account)
     counting = add_analysis(make_camera(camera.site), "body_num", account)
 
