@@ -32,7 +32,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from billing import bills, importer, plans, purchases, settlement
+from billing import bills, facts, importer, plans, purchases, settlement
 from billing.models import (
     MAX_QPS_DAYS,
     MAX_QPS_MONTHS,
@@ -43,6 +43,7 @@ from billing.models import (
     TopUp,
 )
 from billing.pricing import PricingError
+from billing.pricing.calendar import parse_month
 from cameras import roles
 from monitoring.models import VendorAccount
 
@@ -138,7 +139,7 @@ class BillingAccountSerializer(serializers.ModelSerializer):
     def get_free_quotas(self, account) -> list[dict]:
         """Every free quota the account's claims grant (per API; CTYun per year too)."""
         try:
-            quotas = bills.free_quotas_of(account)
+            quotas = facts.free_quotas_of(account)
         except PricingError:
             return []
         return FreeQuotaInForceSerializer(
@@ -200,7 +201,7 @@ def _month_param(request) -> tuple[int, int]:
     if not text:
         raise Refused(_("Say which month: ?month=YYYY-MM."))
     try:
-        return bills.parse_month(text)
+        return parse_month(text)
     except PricingError as error:
         raise _refuse(error) from None
 
@@ -560,7 +561,7 @@ class BillMonthSerializer(serializers.Serializer):
 
     def validate_month(self, value):
         try:
-            bills.parse_month(value)
+            parse_month(value)
         except PricingError as error:
             raise serializers.ValidationError(str(error)) from None
         return value
@@ -620,7 +621,7 @@ class BillViewSet(viewsets.GenericViewSet):
     def finalize(self, request):
         data = self._valid(BillMonthSerializer, request)
         try:
-            view = bills.finalize(data["account"], *bills.parse_month(data["month"]), request.user)
+            view = bills.finalize(data["account"], *parse_month(data["month"]), request.user)
         except PricingError as error:
             raise _refuse(error) from None
         return _bill_response(view)
@@ -634,7 +635,7 @@ class BillViewSet(viewsets.GenericViewSet):
     def adjust(self, request):
         data = self._valid(AdjustSerializer, request)
         account = data["account"]
-        year, month = bills.parse_month(data["month"])
+        year, month = parse_month(data["month"])
         try:
             view = bills.current_bill(account, year, month)
             bills.add_adjustment(view, data["api"], data["amount"], data["note"], request.user)

@@ -32,7 +32,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from billing.budgets import BudgetStatus, status_of
 from billing.models import MAX_SLOW_FACTOR, Budget, BudgetAction
 from billing.pricing import SHANGHAI
-from billing.usage import shanghai_month
+from billing.pricing.calendar import shanghai_month
 from cameras import roles
 from cameras.models import Camera, Site
 

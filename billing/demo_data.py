@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from billing import bills, importer, purchases, settlement
 from billing.models import Bill, HourlyCharge
-from billing.pricing import SHANGHAI
+from billing.pricing.calendar import SHANGHAI, month_bounds, shift_month
 from monitoring.models import VendorAccount
 
 DEFAULT_SANDBOX_URL = "http://127.0.0.1:8000/sandbox"
@@ -45,12 +45,11 @@ DAYS_OF_BALANCE_LEFT = Decimal("1.5")
 
 
 def _month_start(year: int, month: int) -> datetime:
-    return datetime(year, month, 1, tzinfo=SHANGHAI)
+    return month_bounds(year, month)[0]
 
 
 def _months_back(year: int, month: int, count: int) -> tuple[int, int]:
-    index = year * 12 + (month - 1) - count
-    return index // 12, index % 12 + 1
+    return shift_month(year, month, -count)
 
 
 def _usage_csv(daily: dict[str, int], start: datetime, end: datetime, seed: str) -> bytes:

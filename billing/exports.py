@@ -22,7 +22,6 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -30,9 +29,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
-from billing import bills
+from billing import bills, facts
 from billing.models import Package, QpsOrder
-from billing.pricing import SHANGHAI, LineKind
+from billing.pricing import LineKind
+from billing.pricing.calendar import month_text, shanghai_minute
 from monitoring.backends.registry import traits
 
 CENT = Decimal("0.01")
@@ -100,17 +100,6 @@ def count(value: int | None) -> str:
     return "" if value is None else f"{value:,}"
 
 
-def local_time(moment: datetime | None) -> str:
-    """A moment as Shanghai wall-clock time, the time bills are kept in."""
-    if moment is None:
-        return ""
-    return f"{moment.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
-
-
-def month_text(year: int, month: int) -> str:
-    return f"{year:04d}-{month:02d}"
-
-
 def tier_range(lower: int, upper: int | None) -> str:
     """A pay-as-you-go tier as the vendor writes it: calls of the month above ``lower`` and
     up to ``upper``."""
@@ -132,8 +121,8 @@ class Purchases:
 
 def purchases_of(account) -> Purchases:
     return Purchases(
-        packages={bills.package_id(p): p for p in Package.objects.filter(account=account)},
-        qps_orders={bills.qps_order_id(o): o for o in QpsOrder.objects.filter(account=account)},
+        packages={facts.package_id(p): p for p in Package.objects.filter(account=account)},
+        qps_orders={facts.qps_order_id(o): o for o in QpsOrder.objects.filter(account=account)},
     )
 
 
@@ -160,7 +149,7 @@ def describe(line: dict[str, Any], vendor: str, purchases: Purchases) -> str:
     if kind == LineKind.PACKAGE and package is not None:
         return _("%(calls)s-call package bought %(date)s") % {
             "calls": count(package.calls),
-            "date": local_time(package.purchased_at),
+            "date": shanghai_minute(package.purchased_at),
         }
     if kind == LineKind.PAYG:
         return _("Graduated price per 1,000 calls")
@@ -175,15 +164,15 @@ def describe(line: dict[str, Any], vendor: str, purchases: Purchases) -> str:
     if kind == LineKind.PACKAGE_PURCHASE and package is not None:
         return _("%(calls)s-call package bought %(bought)s, valid until %(until)s") % {
             "calls": count(package.calls),
-            "bought": local_time(package.purchased_at),
-            "until": local_time(package.expires_at),
+            "bought": shanghai_minute(package.purchased_at),
+            "until": shanghai_minute(package.expires_at),
         }
     if kind == LineKind.QPS_ORDER and order is not None:
         return _("%(qps)s QPS for %(period)s, %(start)s until %(end)s") % {
             "qps": order.qps,
             "period": qps_period(order),
-            "start": local_time(order.purchased_at),
-            "end": local_time(order.expires_at),
+            "start": shanghai_minute(order.purchased_at),
+            "end": shanghai_minute(order.expires_at),
         }
     return line.get("note", "")
 
@@ -292,15 +281,15 @@ def bill_table(view: bills.BillView, purchases: Purchases) -> BillTable:
         (_("Account"), view.account),
         (_("Vendor"), vendor_label(view.vendor)),
         (_("Month"), month),
-        (_("Period (Asia/Shanghai)"), f"{local_time(start)} – {local_time(end)}"),
+        (_("Period (Asia/Shanghai)"), f"{shanghai_minute(start)} – {shanghai_minute(end)}"),
         (_("Status"), status_label(view.status)),
         (_("Price plan"), view.plan_name),
         (_("Currency"), "CNY"),
         (_("Total (CNY)"), total),
-        (_("Exported at"), local_time(timezone.now())),
+        (_("Exported at"), shanghai_minute(timezone.now())),
     ]
     if view.finalized_at:
-        meta.insert(5, (_("Finalized at"), local_time(view.finalized_at)))
+        meta.insert(5, (_("Finalized at"), shanghai_minute(view.finalized_at)))
     return BillTable(
         title=_("Bill of %(account)s for %(month)s") % {"account": view.account, "month": month},
         meta=meta,
