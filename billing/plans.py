@@ -25,11 +25,13 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from billing import pricing
 from billing.models import Bill, BillStatus, PricePlan
 from billing.pricing import BaiduPlan, CtyunPlan, PricingError
 from billing.pricing.calendar import aware, month_bounds, shanghai_text
+from monitoring.models import VendorAccount
 
 Plan = BaiduPlan | CtyunPlan
 
@@ -49,6 +51,11 @@ def __getattr__(name: str) -> Any:
     if name == "BILLED_VENDORS":
         return billed_vendors()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def billed_accounts() -> QuerySet[VendorAccount]:
+    """The vendor accounts of the billed vendors, by name: the accounts finance sees."""
+    return VendorAccount.objects.filter(vendor__in=billed_vendors()).order_by("name")
 
 
 def billing_vendor(account) -> str:

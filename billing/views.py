@@ -22,7 +22,6 @@ from decimal import Decimal
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.db.models import QuerySet
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -32,7 +31,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from billing import bills, charts, exports, facts, plans, pricing, settlement
+from billing import bills, charts, export_files, exports, facts, plans, pricing, settlement
 from billing.exports import count, kind_label, money
 from billing.models import AccountStatus, Bill, BillStatus, Package, QpsOrder
 from billing.pricing import PricingError
@@ -50,12 +49,8 @@ from monitoring.models import VendorAccount
 finance_only = permission_required(roles.VIEW_BILLS, raise_exception=True)
 
 
-def billed_accounts() -> QuerySet[VendorAccount]:
-    return VendorAccount.objects.filter(vendor__in=plans.BILLED_VENDORS).order_by("name")
-
-
 def _account(account_id: int) -> VendorAccount:
-    return get_object_or_404(billed_accounts(), pk=account_id)
+    return get_object_or_404(plans.billed_accounts(), pk=account_id)
 
 
 def _this_month() -> tuple[int, int]:
@@ -139,7 +134,7 @@ def index(request):
     year, month = _this_month()
     rows = [
         _account_row(account, year, month)
-        for account in billed_accounts().select_related("billing_status")
+        for account in plans.billed_accounts().select_related("billing_status")
     ]
     return render(
         request,
@@ -495,12 +490,12 @@ def adjust(request, account_id: int):
 # --- exports ---------------------------------------------------------------------------------
 
 EXPORTS = {
-    "csv": ("text/csv; charset=utf-8", exports.to_csv),
+    "csv": ("text/csv; charset=utf-8", export_files.to_csv),
     "xlsx": (
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        exports.to_xlsx,
+        export_files.to_xlsx,
     ),
-    "pdf": ("application/pdf", exports.to_pdf),
+    "pdf": ("application/pdf", export_files.to_pdf),
 }
 
 

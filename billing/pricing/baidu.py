@@ -16,8 +16,11 @@ from billing.pricing.bills import (
     LineKind,
     MonthBill,
     by_api,
+    check_opening,
     merged_hours,
     month_bill,
+    month_sums,
+    package_lines,
     purchase_lines,
     start_of_replay,
     unique_ids,
@@ -295,8 +298,7 @@ def baidu_month_bill(
     state at the month's end, to carry into the next month.
     """
     start, end = month_bounds(year, month)
-    if carried is not None and aware(carried.as_of, "carried state time") > start:
-        raise PricingError("The carried state must be from the month's start or earlier.")
+    check_opening(carried, start)
     allocations, closing = baidu_allocate_hours(
         usage,
         plan=plan,
@@ -306,19 +308,7 @@ def baidu_month_bill(
         qps_orders=qps_orders,
         carried=carried,
     )
-    totals: dict[str, list[int]] = {}  # api -> [free, qps, not billed, payg]
-    package_calls: dict[str, dict[str, int]] = {}
-    for a in allocations:
-        if a.hour_start < start:
-            continue
-        sums = totals.setdefault(a.api, [0, 0, 0, 0])
-        sums[0] += a.free
-        sums[1] += a.qps
-        sums[2] += a.not_billed
-        sums[3] += a.payg
-        for d in a.packages:
-            per_package = package_calls.setdefault(a.api, {})
-            per_package[d.package_id] = per_package.get(d.package_id, 0) + d.calls
+    totals, package_calls = month_sums(allocations, start, ("free", "qps", "not_billed", "payg"))
 
     package_rank = {p.id: rank for rank, p in enumerate(sorted(packages, key=baidu_package_order))}
     lines: list[BillLine] = []
@@ -329,19 +319,7 @@ def baidu_month_bill(
         free, qps, not_billed, payg = totals[api]
         if free:
             lines.append(BillLine(api, LineKind.FREE, free, NO_CHARGE, note="Free trial quota"))
-        for package_id, calls in sorted(
-            package_calls.get(api, {}).items(), key=lambda i: package_rank[i[0]]
-        ):
-            lines.append(
-                BillLine(
-                    api,
-                    LineKind.PACKAGE,
-                    calls,
-                    NO_CHARGE,
-                    reference=package_id,
-                    note="Count package",
-                )
-            )
+        lines += package_lines(api, package_calls.get(api, {}), package_rank, "Count package")
         if qps:
             lines.append(
                 BillLine(api, LineKind.QPS_USAGE, qps, NO_CHARGE, note="Covered by a QPS order")

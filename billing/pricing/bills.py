@@ -13,7 +13,7 @@ from typing import Any
 
 from billing.pricing.calendar import aware, shanghai_text
 from billing.pricing.holdings import CountPackage, HourlyUsage, baidu_package_order
-from billing.pricing.money import ZERO, PricingError, TierRow, check_count, round_line
+from billing.pricing.money import NO_CHARGE, ZERO, PricingError, TierRow, check_count, round_line
 
 # --- bills ------------------------------------------------------------------------------------
 
@@ -164,3 +164,38 @@ def purchase_lines(
 def month_bill(vendor, year, month, start, end, lines, closing) -> MonthBill:
     total = sum((line.amount for line in lines), ZERO)
     return MonthBill(vendor, year, month, start, end, tuple(lines), round_line(total), closing)
+
+
+def check_opening(carried: Carry | None, start: datetime) -> None:
+    """A month is computed from a state carried from its start or earlier, never later."""
+    if carried is not None and aware(carried.as_of, "carried state time") > start:
+        raise PricingError("The carried state must be from the month's start or earlier.")
+
+
+def month_sums(
+    allocations: Iterable[Any], start: datetime, counts: Sequence[str]
+) -> tuple[dict[str, list[int]], dict[str, dict[str, int]]]:
+    """Per API, the sums of the hour allocations' ``counts`` fields from ``start`` on, and the
+    calls each package gave (by package id)."""
+    totals: dict[str, list[int]] = {}
+    package_calls: dict[str, dict[str, int]] = {}
+    for a in allocations:
+        if a.hour_start < start:
+            continue
+        sums = totals.setdefault(a.api, [0] * len(counts))
+        for index, name in enumerate(counts):
+            sums[index] += getattr(a, name)
+        for d in a.packages:
+            per_package = package_calls.setdefault(a.api, {})
+            per_package[d.package_id] = per_package.get(d.package_id, 0) + d.calls
+    return totals, package_calls
+
+
+def package_lines(
+    api: str, calls_by_package: Mapping[str, int], rank: Mapping[str, int], note: str
+) -> list[BillLine]:
+    """One no-charge line per package the API's calls were taken from, in deduction order."""
+    return [
+        BillLine(api, LineKind.PACKAGE, calls, NO_CHARGE, reference=package_id, note=note)
+        for package_id, calls in sorted(calls_by_package.items(), key=lambda i: rank[i[0]])
+    ]

@@ -14,8 +14,11 @@ from billing.pricing.bills import (
     LineKind,
     MonthBill,
     by_api,
+    check_opening,
     merged_hours,
     month_bill,
+    month_sums,
+    package_lines,
     purchase_lines,
     start_of_replay,
     unique_ids,
@@ -243,24 +246,12 @@ def ctyun_month_bill(
     the month's ``package_purchase`` lines at the price paid. Same replay contract as
     ``baidu_month_bill``."""
     start, end = month_bounds(year, month)
-    if carried is not None and aware(carried.as_of, "carried state time") > start:
-        raise PricingError("The carried state must be from the month's start or earlier.")
+    check_opening(carried, start)
     allocations, closing = ctyun_allocate_hours(
         usage, plan=plan, until=end, free_quotas=free_quotas, packages=packages, carried=carried
     )
-    totals: dict[str, list[int]] = {}  # api -> [free, unmetered, failed, over quota]
-    package_calls: dict[str, dict[str, int]] = {}
-    for a in allocations:
-        if a.hour_start < start:
-            continue
-        sums = totals.setdefault(a.api, [0, 0, 0, 0])
-        sums[0] += a.free
-        sums[1] += a.unmetered
-        sums[2] += a.failed
-        sums[3] += a.over_quota
-        for d in a.packages:
-            per_package = package_calls.setdefault(a.api, {})
-            per_package[d.package_id] = per_package.get(d.package_id, 0) + d.calls
+    counts = ("free", "unmetered", "failed", "over_quota")
+    totals, package_calls = month_sums(allocations, start, counts)
 
     package_rank = {p.id: rank for rank, p in enumerate(sorted(packages, key=_ctyun_package_order))}
     lines: list[BillLine] = []
@@ -270,14 +261,7 @@ def ctyun_month_bill(
         free, unmetered, failed, over = totals[api]
         if free:
             lines.append(BillLine(api, LineKind.FREE, free, NO_CHARGE, note="Yearly free quota"))
-        for package_id, calls in sorted(
-            package_calls.get(api, {}).items(), key=lambda i: package_rank[i[0]]
-        ):
-            lines.append(
-                BillLine(
-                    api, LineKind.PACKAGE, calls, NO_CHARGE, reference=package_id, note="Package"
-                )
-            )
+        lines += package_lines(api, package_calls.get(api, {}), package_rank, "Package")
         if unmetered:
             lines.append(
                 BillLine(
