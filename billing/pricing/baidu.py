@@ -16,14 +16,15 @@ from billing.pricing.bills import (
     LineKind,
     MonthBill,
     by_api,
+    calls_left,
+    calls_used,
     check_opening,
     merged_hours,
     month_bill,
     month_sums,
     package_lines,
     purchase_lines,
-    start_of_replay,
-    unique_ids,
+    replay_start,
 )
 from billing.pricing.calendar import (
     HOUR_LAST_INSTANT,
@@ -192,12 +193,8 @@ def baidu_allocate_hours(
       deducted from count packages, and the rest is pay-as-you-go, counted toward the month's
       tiers ("“调用量”指使用按量后付费形式产生的计费调用量").
     """
-    start = start_of_replay(carried, until)
+    start = replay_start(carried, until, plan, free_quotas, packages, *qps_orders)
     api_plans = {a.api: a for a in plan.apis}
-    for record in (*free_quotas, *packages, *qps_orders):
-        plan.api(record.api)
-    unique_ids("free quotas", free_quotas)
-    unique_ids("packages", packages)
     free_by_api = one_claim_per_api(free_quotas)
     packages_by_api = by_api(packages, baidu_package_order)
     orders_by_api = by_api(qps_orders, lambda o: (o.purchased_at, o.id))
@@ -205,7 +202,7 @@ def baidu_allocate_hours(
     free_used = dict(carried.free_used) if carried else {}
     package_used = dict(carried.package_used) if carried else {}
     payg_month = dict(carried.payg_month_to_date) if carried else {}
-    package_left = {p.id: p.calls - package_used.get(p.id, 0) for p in packages}
+    package_left = calls_left(packages, package_used)
     month_cache: dict[datetime, tuple[int, int]] = {}
     current_month = month_of(start) if start is not None else None
 
@@ -269,9 +266,7 @@ def baidu_allocate_hours(
     closing = Carry(
         as_of=until,
         free_used=free_used,
-        package_used={
-            p.id: p.calls - package_left[p.id] for p in packages if package_left[p.id] != p.calls
-        },
+        package_used=calls_used(packages, package_left),
         payg_month_to_date=payg_month,
     )
     return tuple(allocations), closing

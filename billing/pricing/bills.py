@@ -133,6 +133,28 @@ def unique_ids(kind: str, records: Sequence) -> None:
         raise PricingError(f"Two {kind} share one id.")
 
 
+def replay_start(
+    carried: Carry | None, until: datetime, plan, free_quotas: Sequence, packages: Sequence, *more
+) -> datetime | None:
+    """Check what a replay is given (every record of an API the plan prices, ids unique) and
+    return where it starts: ``carried.as_of``, or None (from the first row)."""
+    for record in (*free_quotas, *packages, *more):
+        plan.api(record.api)
+    unique_ids("free quotas", free_quotas)
+    unique_ids("packages", packages)
+    return start_of_replay(carried, until)
+
+
+def calls_left(records: Iterable[Any], used: Mapping[str, int]) -> dict[str, int]:
+    """Calls left in each package or free quota (by id), given the calls used of each."""
+    return {r.id: r.calls - used.get(r.id, 0) for r in records}
+
+
+def calls_used(records: Iterable[Any], left: Mapping[str, int]) -> dict[str, int]:
+    """Calls used of each package or free quota touched (by id), given the calls left."""
+    return {r.id: r.calls - left[r.id] for r in records if left[r.id] != r.calls}
+
+
 def start_of_replay(carried: Carry | None, until: datetime) -> datetime | None:
     aware(until, "end of the period")
     if carried is None:

@@ -14,14 +14,15 @@ from billing.pricing.bills import (
     LineKind,
     MonthBill,
     by_api,
+    calls_left,
+    calls_used,
     check_opening,
     merged_hours,
     month_bill,
     month_sums,
     package_lines,
     purchase_lines,
-    start_of_replay,
-    unique_ids,
+    replay_start,
 )
 from billing.pricing.calendar import HOUR_LAST_INSTANT, SHANGHAI, aware, in_force, month_bounds
 from billing.pricing.holdings import (
@@ -186,18 +187,14 @@ def ctyun_allocate_hours(
     free quota are reported as ``over_quota`` (the vendor refuses such calls, so a non-zero
     count means the metering missed a refusal).
     """
-    start = start_of_replay(carried, until)
-    for record in (*free_quotas, *packages):
-        plan.api(record.api)
-    unique_ids("free quotas", free_quotas)
-    unique_ids("packages", packages)
+    start = replay_start(carried, until, plan, free_quotas, packages)
     _check_ctyun_claims(free_quotas)
     packages_by_api = by_api(packages, _ctyun_package_order)
     quotas_by_api = by_api(free_quotas, lambda q: (q.claimed_at, q.id))
     package_used = carried.package_used if carried else {}
     free_used = carried.free_used if carried else {}
-    package_left = {p.id: p.calls - package_used.get(p.id, 0) for p in packages}
-    free_left = {q.id: q.calls - free_used.get(q.id, 0) for q in free_quotas}
+    package_left = calls_left(packages, package_used)
+    free_left = calls_left(free_quotas, free_used)
     metered: dict[str, bool] = {}
 
     allocations: list[CtyunHourAllocation] = []
@@ -221,12 +218,8 @@ def ctyun_allocate_hours(
 
     closing = Carry(
         as_of=until,
-        free_used={
-            q.id: q.calls - free_left[q.id] for q in free_quotas if free_left[q.id] != q.calls
-        },
-        package_used={
-            p.id: p.calls - package_left[p.id] for p in packages if package_left[p.id] != p.calls
-        },
+        free_used=calls_used(free_quotas, free_left),
+        package_used=calls_used(packages, package_left),
     )
     return tuple(allocations), closing
 
