@@ -58,6 +58,7 @@ from billing.pricing.calendar import (
     month_of,
     months_between,
     next_month,
+    shanghai_day,
     utc_hour_start,
 )
 from billing.pricing.money import CENT, ZERO
@@ -459,7 +460,7 @@ def daily_usage(account, year: int, month: int) -> list[dict[str, Any]]:
     start, end = month_bounds(year, month)
     days: dict[tuple[date, str], list[int]] = {}
     for row in hourly_usage(account, start, end):
-        key = (row.hour_start.astimezone(SHANGHAI).date(), row.api)
+        key = (shanghai_day(row.hour_start), row.api)
         counts = days.setdefault(key, [0, 0])
         counts[0] += row.success
         counts[1] += row.failed

@@ -97,6 +97,11 @@ def month_of(moment: datetime) -> Month:
     return local.year, local.month
 
 
+def shanghai_year(moment: datetime) -> int:
+    """The Shanghai calendar year ``moment`` falls in (CTYun's free quota is yearly)."""
+    return moment.astimezone(SHANGHAI).year
+
+
 def shanghai_month(moment: datetime) -> tuple[datetime, datetime]:
     """The natural month in Asia/Shanghai containing ``moment``: [start, end)."""
     return month_bounds(*month_of(moment))

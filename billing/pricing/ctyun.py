@@ -24,7 +24,13 @@ from billing.pricing.bills import (
     purchase_lines,
     replay_start,
 )
-from billing.pricing.calendar import HOUR_LAST_INSTANT, SHANGHAI, aware, in_force, month_bounds
+from billing.pricing.calendar import (
+    HOUR_LAST_INSTANT,
+    aware,
+    in_force,
+    month_bounds,
+    shanghai_year,
+)
 from billing.pricing.holdings import (
     CountPackage,
     FreeQuota,
@@ -122,7 +128,7 @@ def ctyun_can_call(state: CtyunQuotaState, *, at: datetime) -> bool:
 def _check_ctyun_claims(free_quotas: Sequence[FreeQuota]) -> None:
     seen: set[tuple[str, int]] = set()
     for quota in free_quotas:
-        key = (quota.api, quota.claimed_at.astimezone(SHANGHAI).year)
+        key = (quota.api, shanghai_year(quota.claimed_at))
         if key in seen:
             raise PricingError(
                 f"The {quota.api} free quota was claimed twice in {key[1]}: once a year."

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from billing.pricing.calendar import SHANGHAI, add_months, aware, in_force
+from billing.pricing.calendar import SHANGHAI, add_months, aware, in_force, shanghai_year
 from billing.pricing.money import PricingError
 from billing.pricing.plans import BaiduPlan, CtyunPlan
 
@@ -144,7 +144,7 @@ def ctyun_free_quota(plan: CtyunPlan, quota_id: str, api: str, claimed_at: datet
     """CTYun's yearly free quota: valid for the calendar year in which it is claimed, until
     1 January 00:00 Shanghai time ("10000 次/年 ... 当年有效，过期作废", ``3.1 计费模式``)."""
     aware(claimed_at, "claim time")
-    year = claimed_at.astimezone(SHANGHAI).year
+    year = shanghai_year(claimed_at)
     expires_at = datetime(year + 1, 1, 1, tzinfo=SHANGHAI)
     return FreeQuota(quota_id, api, plan.api(api).free_calls_per_year, claimed_at, expires_at)
 
@@ -214,14 +214,14 @@ def _ctyun_claimed(own: Sequence[FreeClaim], whole: Sequence[FreeClaim]) -> tupl
     chosen: dict[tuple[str, int], FreeClaim] = {}
     for claim in own:
         claim.plan.api(claim.api)  # metered APIs only: the others have no quota to claim
-        key = (claim.api, claim.claimed_at.astimezone(SHANGHAI).year)
+        key = (claim.api, shanghai_year(claim.claimed_at))
         if key in chosen:
             raise PricingError(
                 f"The {claim.api} free quota was claimed twice in {key[1]}: once a year."
             )
         chosen[key] = claim
     for claim in whole:
-        year = claim.claimed_at.astimezone(SHANGHAI).year
+        year = shanghai_year(claim.claimed_at)
         for api_plan in claim.plan.apis:
             chosen.setdefault((api_plan.api, year), claim)
     return tuple(
