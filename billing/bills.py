@@ -5,7 +5,7 @@ own rules (``pricing.baidu_month_bill`` / ``pricing.ctyun_month_bill``), from:
 
 * the month's hourly usage (``rollup.hourly_usage``, always current);
 * the plan in force at the month's start (``plans.plan_for_month``);
-* the account's free quotas (``free_quotas_of``): Baidu per API from that API's own
+* the account's free quotas (``facts.free_quotas_of``): Baidu per API from that API's own
   claim date and the certification (``免费测试资源``, valid 365 days); CTYun per metered
   API and calendar year of each claim (``3.1 计费模式``, "当年有效");
 * its packages and QPS orders (prices as paid);
@@ -32,36 +32,38 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Min, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from billing import plans, pricing
+from billing.facts import AccountFacts, account_facts
 from billing.models import (
     Bill,
     BillAdjustment,
     BillStatus,
-    FreeQuotaClaim,
-    HourlyRollup,
-    Package,
-    QpsOrder,
-    UsageRecord,
 )
 from billing.pricing import (
-    SHANGHAI,
     BaiduPlan,
     BillLine,
     Carry,
-    CountPackage,
-    FreeQuota,
     HourlyUsage,
     LineKind,
     MonthBill,
     PricingError,
 )
-from billing.rollup import HOUR, hour_start, hourly_usage
+from billing.pricing.calendar import (
+    HOUR,
+    SHANGHAI,
+    month_bounds,
+    month_of,
+    months_between,
+    next_month,
+    shanghai_day,
+    utc_hour_start,
+)
+from billing.pricing.money import CENT, ZERO
+from billing.rollup import hourly_usage
 
-CENT = Decimal("0.01")
-ZERO = Decimal(0)
 # Lines that count calls of the month (every kind but the purchases).
 USAGE_KINDS = frozenset(
     {
@@ -74,132 +76,6 @@ USAGE_KINDS = frozenset(
         LineKind.OVER_QUOTA,
     }
 )
-
-
-# --- the facts an account's bills are computed from --------------------------------------
-
-
-@dataclass(frozen=True)
-class AccountFacts:
-    """What the vendor's rules are applied to, as ``pricing`` records."""
-
-    vendor: str
-    free_quotas: tuple[FreeQuota, ...]
-    packages: tuple[CountPackage, ...]
-    qps_orders: tuple[pricing.QpsOrder, ...]
-    package_notes: dict[str, str] = field(default_factory=dict)
-    earliest: datetime | None = None
-
-
-def package_id(package: Package) -> str:
-    return f"package:{package.pk}"
-
-
-def qps_order_id(order: QpsOrder) -> str:
-    return f"qps:{order.pk}"
-
-
-def free_quotas_of(account) -> tuple[FreeQuota, ...]:
-    """The account's free quotas (``pricing.claimed_free_quotas``): its per-API claims
-    (``FreeQuotaClaim``) and the whole-account claim at ``free_quota_claimed_at``, each
-    sized by the plan in force when it was claimed."""
-    vendor = plans.billing_vendor(account)
-    claims = [
-        pricing.FreeClaim(plans.plan_at(vendor, claim.claimed_at), claim.claimed_at, claim.api)
-        for claim in FreeQuotaClaim.objects.filter(account=account).order_by("claimed_at", "id")
-    ]
-    if account.free_quota_claimed_at is not None:
-        claimed_at = account.free_quota_claimed_at
-        claims.append(pricing.FreeClaim(plans.plan_at(vendor, claimed_at), claimed_at))
-    if not claims:
-        return ()
-    return pricing.claimed_free_quotas(
-        plans.plan_at(vendor, claims[0].claimed_at), claims, account.certification
-    )
-
-
-def account_facts(account) -> AccountFacts:
-    vendor = plans.billing_vendor(account)
-    packages = list(Package.objects.filter(account=account).order_by("purchased_at", "id"))
-    orders = list(QpsOrder.objects.filter(account=account).order_by("purchased_at", "id"))
-    free = free_quotas_of(account)
-    first_call = UsageRecord.objects.filter(account=account).aggregate(first=Min("occurred_at"))
-    first_rollup = HourlyRollup.objects.filter(account=account).aggregate(first=Min("hour"))
-    moments = [
-        first_call["first"],
-        first_rollup["first"],
-        *(q.claimed_at for q in free),
-        *(p.purchased_at for p in packages),
-        *(o.purchased_at for o in orders),
-    ]
-    moments = [m for m in moments if m is not None]
-    return AccountFacts(
-        vendor=vendor,
-        free_quotas=free,
-        packages=tuple(
-            CountPackage(package_id(p), p.api, p.calls, p.price, p.purchased_at, p.expires_at)
-            for p in packages
-        ),
-        qps_orders=tuple(
-            pricing.QpsOrder(
-                qps_order_id(o),
-                o.api,
-                o.qps,
-                o.months,
-                o.days,
-                o.price,
-                o.purchased_at,
-                o.expires_at,
-            )
-            for o in orders
-        ),
-        package_notes={
-            package_id(p): (
-                f"{p.calls:,}-call package bought "
-                f"{p.purchased_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
-            )
-            for p in packages
-        },
-        earliest=min(moments) if moments else None,
-    )
-
-
-# --- months --------------------------------------------------------------------------------
-
-
-def parse_month(text: str) -> tuple[int, int]:
-    """``YYYY-MM`` to (year, month), or ``PricingError``."""
-    try:
-        year_text, month_text = text.strip().split("-")
-        if len(year_text) != 4 or len(month_text) != 2:
-            raise ValueError
-        year, month = int(year_text), int(month_text)
-    except (ValueError, AttributeError):
-        raise PricingError(
-            f"The month must be written YYYY-MM, like 2024-03, not {text!r}."
-        ) from None
-    if not 1 <= month <= 12 or year < 2000:
-        raise PricingError(f"There is no month {text!r} to bill.")
-    return year, month
-
-
-def month_of(moment: datetime) -> tuple[int, int]:
-    local = moment.astimezone(SHANGHAI)
-    return local.year, local.month
-
-
-def next_month(year: int, month: int) -> tuple[int, int]:
-    return (year + 1, 1) if month == 12 else (year, month + 1)
-
-
-def months_between(first: tuple[int, int], last: tuple[int, int]) -> list[tuple[int, int]]:
-    """The months from ``first`` to ``last``, both included."""
-    months = []
-    current = first
-    while current <= last:
-        months.append(current)
-        current = next_month(*current)
-    return months
 
 
 # --- computing -----------------------------------------------------------------------------
@@ -248,7 +124,7 @@ def opening_carry(account, year: int, month: int, facts: AccountFacts | None = N
     """The carried state at the start of a month: from the latest final bill before it,
     rolled forward through the months after that; None when nothing happened before."""
     facts = facts or account_facts(account)
-    start, _end = pricing.month_bounds(year, month)
+    start, _end = month_bounds(year, month)
     final = _latest_final_before(account, year, month)
     if final is not None:
         carried: Carry | None = pricing.carry_from_dict(final.closing)
@@ -260,11 +136,11 @@ def opening_carry(account, year: int, month: int, facts: AccountFacts | None = N
         first = month_of(facts.earliest)
     if first >= (year, month):
         return carried
-    replay_start = pricing.month_bounds(*first)[0]
+    replay_start = month_bounds(*first)[0]
     usage = hourly_usage(account, replay_start, start)
     last = (year - 1, 12) if month == 1 else (year, month - 1)
     for y, m in months_between(first, last):
-        m_start, m_end = pricing.month_bounds(y, m)
+        m_start, m_end = month_bounds(y, m)
         month_usage = [row for row in usage if m_start <= row.hour_start < m_end]
         plan = plans.plan_for_month(facts.vendor, y, m)
         carried = _price_month(plan, y, m, month_usage, facts, carried).closing
@@ -350,7 +226,7 @@ class BillView:
 
     @property
     def period(self) -> tuple[datetime, datetime]:
-        return pricing.month_bounds(self.year, self.month)
+        return month_bounds(self.year, self.month)
 
     def lines_of(self, kind: str, api: str | None = None) -> list[dict[str, Any]]:
         return [
@@ -399,7 +275,7 @@ def _unpriced(plan, usage: Iterable[HourlyUsage]) -> dict[str, int]:
 
 
 def _plan_info(vendor: str, year: int, month: int) -> tuple[Any, str, datetime | None]:
-    start, _end = pricing.month_bounds(year, month)
+    start, _end = month_bounds(year, month)
     version = plans.version_at(vendor, start)
     plan = plans.plan_for_month(vendor, year, month)
     return plan, plan.name, version.effective_from if version else None
@@ -408,7 +284,7 @@ def _plan_info(vendor: str, year: int, month: int) -> tuple[Any, str, datetime |
 def _draft(account, year: int, month: int, usage_extra: Sequence[HourlyUsage] = ()):
     """The month computed now: (BillView, opening carry, usage)."""
     facts = account_facts(account)
-    start, end = pricing.month_bounds(year, month)
+    start, end = month_bounds(year, month)
     carried = opening_carry(account, year, month, facts)
     usage = hourly_usage(account, start, end)
     plan, plan_name, effective_from = _plan_info(facts.vendor, year, month)
@@ -435,7 +311,7 @@ def _draft(account, year: int, month: int, usage_extra: Sequence[HourlyUsage] = 
 
 def _final_view(account, bill: Bill) -> BillView:
     vendor = plans.billing_vendor(account)
-    start, end = pricing.month_bounds(bill.year, bill.month)
+    start, end = month_bounds(bill.year, bill.month)
     plan, plan_name, effective_from = _plan_info(vendor, bill.year, bill.month)
     usage = hourly_usage(account, start, end)
     frozen: dict[str, int] = defaultdict(int)
@@ -476,7 +352,7 @@ def _final_view(account, bill: Bill) -> BillView:
 
 def current_bill(account, year: int, month: int) -> BillView:
     """The month's bill: the stored one if final, otherwise computed now."""
-    pricing.month_bounds(year, month)
+    month_bounds(year, month)
     plans.billing_vendor(account)
     bill = (
         Bill.objects.select_related("finalized_by")
@@ -493,7 +369,7 @@ def finalize(account, year: int, month: int, user=None) -> BillView:
     for a month not over yet, and for a month already final."""
     from monitoring.models import VendorAccount
 
-    _start, end = pricing.month_bounds(year, month)
+    _start, end = month_bounds(year, month)
     plans.billing_vendor(account)
     if timezone.now() < end:
         raise PricingError(
@@ -581,10 +457,10 @@ def add_adjustment(bill, api: str, amount, note: str, user=None) -> BillAdjustme
 
 def daily_usage(account, year: int, month: int) -> list[dict[str, Any]]:
     """Calls per API per Shanghai day of the month: successes, vendor errors and both."""
-    start, end = pricing.month_bounds(year, month)
+    start, end = month_bounds(year, month)
     days: dict[tuple[date, str], list[int]] = {}
     for row in hourly_usage(account, start, end):
-        key = (row.hour_start.astimezone(SHANGHAI).date(), row.api)
+        key = (shanghai_day(row.hour_start), row.api)
         counts = days.setdefault(key, [0, 0])
         counts[0] += row.success
         counts[1] += row.failed
@@ -643,7 +519,7 @@ def project_month(account, year: int, month: int, now: datetime | None = None) -
     are not assumed. A month that has ended projects to its bill.
     """
     now = now or timezone.now()
-    start, end = pricing.month_bounds(year, month)
+    start, end = month_bounds(year, month)
     if now >= end or now < start:
         view = current_bill(account, year, month)
         calls = _calls_by_api(hourly_usage(account, start, end)) if now >= end else {}
@@ -661,7 +537,7 @@ def project_month(account, year: int, month: int, now: datetime | None = None) -
     so_far = _calls_by_api(usage)
     elapsed = max(now - start, HOUR)
     fraction = min(elapsed / (end - start), 1.0)
-    first_hour = hour_start(now)
+    first_hour = utc_hour_start(now)
     hours = []
     moment = first_hour
     while moment < end:
@@ -693,9 +569,3 @@ def project_month(account, year: int, month: int, now: datetime | None = None) -
         dict(sorted(so_far.items())),
         dict(sorted(projected.items())),
     )
-
-
-def first_month(account) -> tuple[int, int] | None:
-    """The first month anything happened on the account (claim, purchase or call)."""
-    facts = account_facts(account)
-    return month_of(facts.earliest) if facts.earliest else None

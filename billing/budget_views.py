@@ -31,8 +31,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from billing.budgets import BudgetStatus, status_of
 from billing.models import MAX_SLOW_FACTOR, Budget, BudgetAction
-from billing.pricing import SHANGHAI
-from billing.usage import shanghai_month
+from billing.pricing.calendar import shanghai_day, shanghai_month
 from cameras import roles
 from cameras.models import Camera, Site
 
@@ -333,7 +332,7 @@ def budget_list(request):
             {"site": site, "rows": by_site.get(site.pk, []), "new_url": new_budget_url(site)}
             for site in sites
         ],
-        "month_start": month_start.astimezone(SHANGHAI).date(),
+        "month_start": shanghai_day(month_start),
     }
     return render(request, "billing/budgets.html", context)
 

@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from billing import plans, pricing
 from billing.models import Budget, BudgetAction, Outcome, QpsOrder, UsageRecord
-from billing.usage import shanghai_month
+from billing.pricing.calendar import month_of, shanghai_month
 from monitoring.backends.registry import traits
 
 CACHE_SECONDS = 10.0
@@ -95,8 +95,7 @@ def marginal_unit_price(account, api: str, *, at: datetime | None = None) -> Dec
 
 def _month_plan(at: datetime) -> pricing.BaiduPlan:
     """The Baidu plan pricing the Shanghai month of ``at`` (in force at its start)."""
-    local = at.astimezone(pricing.SHANGHAI)
-    return plans.plan_for_month("baidu", local.year, local.month)
+    return plans.plan_for_month("baidu", *month_of(at))
 
 
 def spend_of(camera_ids: Iterable[int], *, at: datetime | None = None) -> Decimal:

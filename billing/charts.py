@@ -8,7 +8,6 @@ calls in the month. No script and no external asset is needed to show it.
 
 from __future__ import annotations
 
-import calendar
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -19,6 +18,8 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+
+from billing.pricing.calendar import days_in_month
 
 PALETTE = (
     "#0b63ce",
@@ -95,7 +96,7 @@ def daily_usage_chart(days: Sequence[dict[str, Any]], year: int, month: int) -> 
         return None
     apis = sorted(totals, key=lambda api: (-totals[api][0], api))
     colours = {api: PALETTE[index % len(PALETTE)] for index, api in enumerate(apis)}
-    day_count = calendar.monthrange(year, month)[1]
+    day_count = days_in_month(year, month)
     day_totals = {day: sum(per_day[day].values()) for day in range(1, day_count + 1)}
     top, step = nice_ceiling(max(day_totals.values()))
 

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from billing import bills, importer, purchases, settlement
 from billing.models import Bill, HourlyCharge
-from billing.pricing import SHANGHAI
+from billing.pricing.calendar import month_bounds, month_of, shift_month
 from monitoring.models import VendorAccount
 
 DEFAULT_SANDBOX_URL = "http://127.0.0.1:8000/sandbox"
@@ -45,12 +45,7 @@ DAYS_OF_BALANCE_LEFT = Decimal("1.5")
 
 
 def _month_start(year: int, month: int) -> datetime:
-    return datetime(year, month, 1, tzinfo=SHANGHAI)
-
-
-def _months_back(year: int, month: int, count: int) -> tuple[int, int]:
-    index = year * 12 + (month - 1) - count
-    return index // 12, index % 12 + 1
+    return month_bounds(year, month)[0]
 
 
 def _usage_csv(daily: dict[str, int], start: datetime, end: datetime, seed: str) -> bytes:
@@ -115,9 +110,8 @@ def _recent_daily_spend(account, until: datetime) -> Decimal:
 
 
 def _baidu_history(account, now: datetime, stdout) -> None:
-    local_now = now.astimezone(SHANGHAI)
-    oldest = _months_back(local_now.year, local_now.month, MONTHS_OF_HISTORY)
-    last = _months_back(local_now.year, local_now.month, 1)
+    oldest = shift_month(*month_of(now), -MONTHS_OF_HISTORY)
+    last = shift_month(*month_of(now), -1)
     history_start = _month_start(*oldest)
     last_start = _month_start(*last)
     until = now.replace(minute=0, second=0, microsecond=0)
@@ -159,8 +153,7 @@ def _baidu_history(account, now: datetime, stdout) -> None:
 
 
 def _ctyun_history(account, now: datetime, stdout) -> None:
-    local_now = now.astimezone(SHANGHAI)
-    oldest = _months_back(local_now.year, local_now.month, MONTHS_OF_HISTORY)
+    oldest = shift_month(*month_of(now), -MONTHS_OF_HISTORY)
     history_start = _month_start(*oldest)
     until = now.replace(minute=0, second=0, microsecond=0)
     # `3.1 计费模式`: fence and helmet packages (free during the public beta).
@@ -182,10 +175,9 @@ DEMO_ACCOUNTS = [
 def add_demo_billing(site, stdout, *, sandbox_url: str = DEFAULT_SANDBOX_URL) -> None:
     """Create the demo's sandbox accounts and their finance history, once."""
     now = timezone.now()
-    local_now = now.astimezone(SHANGHAI)
-    claimed_at = _month_start(
-        *_months_back(local_now.year, local_now.month, MONTHS_OF_HISTORY)
-    ) + timedelta(hours=8, minutes=30)
+    claimed_at = _month_start(*shift_month(*month_of(now), -MONTHS_OF_HISTORY)) + timedelta(
+        hours=8, minutes=30
+    )
     sandbox_url = sandbox_url.rstrip("/")
     for name, vendor, certification, history in DEMO_ACCOUNTS:
         account = VendorAccount.objects.filter(name=name).first()

@@ -43,6 +43,7 @@ from django.utils import timezone
 
 from billing import budgets, limiter, pricing
 from billing.models import AccountStatus, FreeQuotaClaim, Package, QpsOrder
+from billing.pricing.calendar import shanghai_year
 from billing.usage import baidu_free_quota_left, ctyun_free_quota_left, ctyun_quota_state_now
 from monitoring.backends.base import RefusedLocally
 from monitoring.backends.registry import traits
@@ -182,10 +183,9 @@ class QuotaGate:
             state = ctyun_quota_state_now(account, api, at=now)
             if state is None or pricing.ctyun_can_call(state, at=now):
                 return "calls"
-            this_year = now.astimezone(pricing.SHANGHAI).year
+            this_year = shanghai_year(now)
             held = [b.package.expires_at > now for b in state.packages] + [
-                b.quota.claimed_at.astimezone(pricing.SHANGHAI).year == this_year
-                for b in state.free_quotas
+                shanghai_year(b.quota.claimed_at) == this_year for b in state.free_quotas
             ]
             return "used_up" if any(held) else "nothing"
 

@@ -25,10 +25,13 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from billing import pricing
 from billing.models import Bill, BillStatus, PricePlan
 from billing.pricing import BaiduPlan, CtyunPlan, PricingError
+from billing.pricing.calendar import aware, month_bounds, shanghai_text
+from monitoring.models import VendorAccount
 
 Plan = BaiduPlan | CtyunPlan
 
@@ -50,6 +53,11 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def billed_accounts() -> QuerySet[VendorAccount]:
+    """The vendor accounts of the billed vendors, by name: the accounts finance sees."""
+    return VendorAccount.objects.filter(vendor__in=billed_vendors()).order_by("name")
+
+
 def billing_vendor(account) -> str:
     """The pricing vendor of a vendor account, or ``PricingError`` if it is not billed."""
     if account.vendor not in billed_vendors():
@@ -67,16 +75,10 @@ def _check_vendor(vendor: str) -> None:
         )
 
 
-def _aware(moment: datetime, what: str) -> datetime:
-    if not isinstance(moment, datetime) or moment.utcoffset() is None:
-        raise PricingError(f"The {what} needs a time zone: {moment!r}.")
-    return moment
-
-
 def version_at(vendor: str, moment: datetime) -> PricePlan | None:
     """The stored version in force at ``moment``, or None when none is."""
     _check_vendor(vendor)
-    _aware(moment, "time")
+    aware(moment, "time")
     return (
         PricePlan.objects.filter(vendor=vendor, effective_from__lte=moment)
         .order_by("-effective_from")
@@ -94,7 +96,7 @@ def plan_at(vendor: str, moment: datetime) -> Plan:
 
 def plan_for_month(vendor: str, year: int, month: int) -> Plan:
     """The plan pricing a month's usage: the one in force at the month's start."""
-    start, _end = pricing.month_bounds(year, month)
+    start, _end = month_bounds(year, month)
     return plan_at(vendor, start)
 
 
@@ -131,7 +133,7 @@ def last_final_month_end(vendor: str) -> datetime | None:
     )
     if latest is None:
         return None
-    return pricing.month_bounds(*latest)[1]
+    return month_bounds(*latest)[1]
 
 
 def _as_plan(vendor: str, plan_or_dict: Plan | Mapping[str, Any]) -> Plan:
@@ -149,13 +151,13 @@ def _as_plan(vendor: str, plan_or_dict: Plan | Mapping[str, Any]) -> Plan:
 def check_version(vendor: str, plan_or_dict: Plan | Mapping[str, Any], effective_from: datetime):
     """Refuse a version that may not be added; return the plan it holds."""
     _check_vendor(vendor)
-    _aware(effective_from, "start of the new version")
+    aware(effective_from, "start of the new version")
     plan = _as_plan(vendor, plan_or_dict)
     frozen_until = last_final_month_end(vendor)
     if frozen_until is not None and effective_from < frozen_until:
         raise PricingError(
             "A price plan cannot start before "
-            f"{frozen_until.astimezone(pricing.SHANGHAI):%Y-%m-%d %H:%M} (Asia/Shanghai): "
+            f"{shanghai_text(frozen_until)}: "
             "the bill of the month before that is final, and history is never rewritten."
         )
     if PricePlan.objects.filter(vendor=vendor, effective_from=effective_from).exists():

@@ -29,7 +29,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
-from billing import bills, plans, pricing
+from billing import bills, facts, plans, pricing
 from billing.models import (
     MAX_QPS_DAYS,
     MAX_QPS_MONTHS,
@@ -40,7 +40,8 @@ from billing.models import (
     QpsOrder,
     TopUp,
 )
-from billing.pricing import SHANGHAI, PricingError
+from billing.pricing import PricingError
+from billing.pricing.calendar import SHANGHAI, aware, month_of
 from monitoring.backends.registry import traits
 from monitoring.models import REQUIRED_CREDENTIALS, VendorAccount
 
@@ -67,18 +68,12 @@ def parse_moment(text: str, what: str = "time") -> datetime:
     return moment
 
 
-def _aware(moment: datetime, what: str) -> datetime:
-    if not isinstance(moment, datetime) or moment.utcoffset() is None:
-        raise PricingError(f"The {what} needs a time zone: {moment!r}.")
-    return moment
-
-
 def _by(user):
     return user if getattr(user, "pk", None) else None
 
 
 def _month_open(account, at: datetime) -> None:
-    year, month = bills.month_of(at)
+    year, month = month_of(at)
     if Bill.objects.filter(
         account=account, year=year, month=month, status=BillStatus.FINAL
     ).exists():
@@ -114,7 +109,7 @@ def add_account(
             f"Unknown certification {certification!r}: {' or '.join(CERTIFICATIONS)}."
         )
     if free_claimed_at is not None:
-        _aware(free_claimed_at, "free quota claim time")
+        aware(free_claimed_at, "free quota claim time")
     if VendorAccount.objects.filter(name=name).exists():
         raise PricingError(f"An account named {name!r} already exists.")
     account = VendorAccount(
@@ -149,7 +144,7 @@ def top_up(account, amount: Any, at: datetime, user=None, note: str = "") -> Top
     """Record money paid into the vendor account."""
     plans.billing_vendor(account)
     value = bills.parse_amount(amount, "top-up amount")
-    _aware(at, "top-up time")
+    aware(at, "top-up time")
     return TopUp.objects.create(
         account=account, amount=value, at=at, note=(note or "")[:300], created_by=_by(user)
     )
@@ -163,7 +158,7 @@ def claim_free_quota(
     reason, when the vendor would not grant it: a Baidu API claimed before, a CTYun API
     claimed before in that calendar year, an API without a free quota."""
     vendor = plans.billing_vendor(account)
-    _aware(at, "claim time")
+    aware(at, "claim time")
     plan = plans.plan_at(vendor, at)
     wanted = list(dict.fromkeys(apis)) or [api.api for api in plan.apis]
     with transaction.atomic():
@@ -195,7 +190,7 @@ def claim_free_quota(
 def buy_package(account, api: str, spec_calls: int, at: datetime, user=None) -> Package:
     """Record a count package bought at ``at``, priced by the plan in force then."""
     vendor = plans.billing_vendor(account)
-    _aware(at, "purchase time")
+    aware(at, "purchase time")
     plan = plans.plan_at(vendor, at)
     if traits(vendor).billed_per_call:
         package = pricing.baidu_count_package(plan, "new", api, spec_calls, at)
@@ -214,19 +209,6 @@ def buy_package(account, api: str, spec_calls: int, at: datetime, user=None) -> 
         )
 
 
-def _as_pricing_order(order: QpsOrder) -> pricing.QpsOrder:
-    return pricing.QpsOrder(
-        bills.qps_order_id(order),
-        order.api,
-        order.qps,
-        order.months,
-        order.days,
-        order.price,
-        order.purchased_at,
-        order.expires_at,
-    )
-
-
 def buy_qps(
     account, api: str, qps: int, months: int, days: int, at: datetime, user=None
 ) -> QpsOrder:
@@ -239,13 +221,15 @@ def buy_qps(
         raise PricingError(
             f"A QPS order runs 0 to {MAX_QPS_MONTHS} months and 0 to {MAX_QPS_DAYS} days."
         )
-    _aware(at, "purchase time")
+    aware(at, "purchase time")
     plan = plans.plan_at(vendor, at)
     with transaction.atomic():
         # One purchase of an account at a time, so two orders cannot both pass the daily cap.
         VendorAccount.objects.select_for_update().filter(pk=account.pk).first()
         _month_open(account, at)
-        same_day = [_as_pricing_order(o) for o in QpsOrder.objects.filter(account=account, api=api)]
+        same_day = [
+            facts.pricing_qps_order(o) for o in QpsOrder.objects.filter(account=account, api=api)
+        ]
         bought_today = pricing.qps_bought_today(same_day, api, at)
         order = pricing.baidu_qps_order(
             plan, "new", api, qps, months, days, at, bought_today=bought_today

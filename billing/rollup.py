@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.db import connection, transaction
 from django.db.models import CharField, Count
@@ -38,8 +38,8 @@ from django.utils import timezone
 
 from billing.models import HourlyRollup, Outcome, UsageRecord
 from billing.pricing import HourlyUsage
+from billing.pricing.calendar import HOUR, utc_hour_start
 
-HOUR = timedelta(hours=1)
 BATCH_SIZE = 20_000
 
 # Rollup column of each ledger outcome.
@@ -52,13 +52,6 @@ OUTCOME_COLUMNS = {
 COUNT_COLUMNS = tuple(OUTCOME_COLUMNS.values())
 
 Group = tuple[int, str, datetime]  # (account id, api, UTC hour start)
-
-
-def hour_start(moment: datetime) -> datetime:
-    """The UTC start of the hour ``moment`` falls in."""
-    if moment.utcoffset() is None:
-        raise ValueError(f"An aware datetime is needed, not {moment!r}.")
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def _chunks(items: list, size: int | None) -> Iterable[list]:
@@ -129,7 +122,7 @@ def _claim(batch_size: int) -> tuple[int, set[Group]]:
     ids = [row[0] for row in rows]
     for chunk in _chunks(ids, _param_chunk()):
         UsageRecord.objects.filter(id__in=chunk, rolled_up=False).update(rolled_up=True)
-    return len(rows), {(account_id, api, hour_start(at)) for _id, account_id, api, at in rows}
+    return len(rows), {(account_id, api, utc_hour_start(at)) for _id, account_id, api, at in rows}
 
 
 def _claim_postgresql(batch_size: int) -> tuple[int, set[Group]]:
@@ -208,7 +201,7 @@ def roll_up(*, batch_size: int = BATCH_SIZE, max_batches: int | None = None) -> 
 def _window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     if start.utcoffset() is None or end.utcoffset() is None:
         raise ValueError("hourly_usage needs aware datetimes.")
-    first = hour_start(start)
+    first = utc_hour_start(start)
     if first < start:
         first += HOUR
     return first, end

@@ -40,9 +40,18 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from billing import bills, plans, pricing
+from billing.facts import account_facts
 from billing.models import AccountStatus, HourlyCharge, Package, QpsOrder, TopUp
-from billing.pricing import SHANGHAI, BaiduPlan
-from billing.rollup import HOUR, hour_start, hourly_usage
+from billing.pricing import BaiduPlan
+from billing.pricing.calendar import (
+    HOUR,
+    month_bounds,
+    month_of,
+    months_between,
+    shanghai_text,
+    utc_hour_start,
+)
+from billing.rollup import hourly_usage
 from monitoring.backends.registry import traits
 
 logger = logging.getLogger(__name__)
@@ -59,10 +68,10 @@ def _sum(queryset, field: str) -> Decimal:
 def _baidu_hour_charges(account, facts, start: datetime, end: datetime) -> dict:
     """New ``HourlyCharge`` amounts for the hours in [start, end), by hour start."""
     charges: dict[datetime, Decimal] = {}
-    months = bills.months_between(bills.month_of(start), bills.month_of(end - HOUR))
+    months = months_between(month_of(start), month_of(end - HOUR))
     carried = bills.opening_carry(account, *months[0], facts)
     for year, month in months:
-        m_start, m_end = pricing.month_bounds(year, month)
+        m_start, m_end = month_bounds(year, month)
         until = min(m_end, end)
         plan = plans.plan_for_month("baidu", year, month)
         assert isinstance(plan, BaiduPlan)
@@ -99,7 +108,7 @@ def _baidu_hour_charges(account, facts, start: datetime, end: datetime) -> dict:
 
 
 def _first_hour(facts) -> datetime | None:
-    return hour_start(facts.earliest) if facts.earliest else None
+    return utc_hour_start(facts.earliest) if facts.earliest else None
 
 
 def balance_at(account, moment: datetime) -> Decimal:
@@ -111,16 +120,12 @@ def balance_at(account, moment: datetime) -> Decimal:
     return top_ups - packages - orders - charges
 
 
-def _local(moment: datetime) -> str:
-    return f"{moment.astimezone(SHANGHAI):%Y-%m-%d %H:%M} (Asia/Shanghai)"
-
-
 def _update_notices(status: AccountStatus, account, forecast, at: datetime) -> None:
     sent = dict(status.reminders_sent or {})
     if status.in_arrears:
         if "arrears" not in sent:
             message = (
-                f"{account.name} is in arrears since {_local(at)}: balance {status.balance} "
+                f"{account.name} is in arrears since {shanghai_text(at)}: balance {status.balance} "
                 "CNY. Only free quota may be used until it is topped up."
             )
             sent["arrears"] = {"sent_at": at.isoformat(), "message": message}
@@ -135,7 +140,7 @@ def _update_notices(status: AccountStatus, account, forecast, at: datetime) -> N
         message = (
             f"{account.name}: the balance ({status.balance} CNY) is forecast to run out "
             f"within {days} day{'s' if days > 1 else ''}, at about "
-            f"{_local(forecast.runs_out_at)}. Please top up."
+            f"{shanghai_text(forecast.runs_out_at)}. Please top up."
         )
         sent[str(days)] = {
             "sent_at": at.isoformat(),
@@ -162,10 +167,10 @@ def settle(account, until: datetime | None = None) -> AccountStatus:
     """Settle the whole hours that ended by ``until`` (default now) and update the status."""
     vendor = plans.billing_vendor(account)
     until = until or timezone.now()
-    settle_to = hour_start(until)
+    settle_to = utc_hour_start(until)
     with transaction.atomic():
         status, _created = AccountStatus.objects.select_for_update().get_or_create(account=account)
-        facts = bills.account_facts(account)
+        facts = account_facts(account)
         if status.settled_until is not None:
             start = status.settled_until
         else:

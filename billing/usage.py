@@ -30,8 +30,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from billing import bills, plans, pricing, rollup
+from billing import facts, plans, pricing, rollup
 from billing.models import Outcome, Package, QpsOrder, UsageRecord
+from billing.pricing.calendar import utc_hour_start
 from monitoring.backends.base import Attempt
 
 logger = logging.getLogger(__name__)
@@ -149,21 +150,10 @@ def ledger_request_id(
 # ---------------------------------------------------------------- what is left
 
 
-def floor_hour(moment: datetime) -> datetime:
-    """The start of the hour ``moment`` falls in (whole-hour offsets only, as Shanghai's)."""
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def shanghai_month(moment: datetime) -> tuple[datetime, datetime]:
-    """The natural month in Asia/Shanghai containing ``moment``: [start, end)."""
-    local = moment.astimezone(pricing.SHANGHAI)
-    return pricing.month_bounds(local.year, local.month)
-
-
 def usage_of(account, api: str, start: datetime, end: datetime) -> list[pricing.HourlyUsage]:
-    """The hourly usage of one API in the hours starting in [floor_hour(start), end),
+    """The hourly usage of one API in the hours starting in [start's hour, end),
     the current hour included (successes, and failures the vendor answered)."""
-    rows = rollup.hourly_usage(account, floor_hour(start), end)
+    rows = rollup.hourly_usage(account, utc_hour_start(start), end)
     return [row for row in rows if row.api == api]
 
 
@@ -189,7 +179,7 @@ def free_quotas_for(account, api: str) -> list[pricing.FreeQuota]:
     """The account's free quotas of ``api`` as the bills see them (CTYun: one per year
     claimed), oldest first."""
     try:
-        quotas = bills.free_quotas_of(account)
+        quotas = facts.free_quotas_of(account)
     except pricing.PricingError:
         return []
     return sorted((quota for quota in quotas if quota.api == api), key=lambda q: q.claimed_at)
@@ -214,16 +204,7 @@ def baidu_free_quota_left(account, api: str, *, at: datetime) -> int:
         return 0
     plan = plans.plan_at("baidu", at)
     orders = [
-        pricing.QpsOrder(
-            bills.qps_order_id(o),
-            o.api,
-            o.qps,
-            o.months,
-            o.days,
-            o.price,
-            o.purchased_at,
-            o.expires_at,
-        )
+        facts.pricing_qps_order(o)
         for o in QpsOrder.objects.filter(account=account, api=api, expires_at__gt=quota.claimed_at)
     ]
     usage = usage_of(account, api, quota.claimed_at, at)
@@ -249,9 +230,7 @@ def ctyun_quota_state_now(account, api: str, *, at: datetime) -> pricing.CtyunQu
     except pricing.PricingError:
         return None
     packages = [
-        pricing.CountPackage(
-            bills.package_id(p), p.api, p.calls, p.price, p.purchased_at, p.expires_at
-        )
+        facts.pricing_package(p)
         for p in Package.objects.filter(account=account, api=api, purchased_at__lte=at)
     ]
     quotas = [quota for quota in free_quotas_for(account, api) if quota.claimed_at <= at]

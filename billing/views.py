@@ -22,7 +22,6 @@ from decimal import Decimal
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.db.models import QuerySet
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -32,26 +31,30 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from billing import bills, charts, exports, plans, pricing, settlement
-from billing.exports import count, kind_label, local_time, money, month_text
+from billing import bills, charts, export_files, exports, facts, plans, pricing, settlement
+from billing.exports import count, kind_label, money
 from billing.models import AccountStatus, Bill, BillStatus, Package, QpsOrder
 from billing.pricing import PricingError
+from billing.pricing.calendar import (
+    month_bounds,
+    month_of,
+    month_text,
+    next_month,
+    parse_month,
+    shanghai_minute,
+)
 from cameras import roles
 from monitoring.models import VendorAccount
 
 finance_only = permission_required(roles.VIEW_BILLS, raise_exception=True)
 
 
-def billed_accounts() -> QuerySet[VendorAccount]:
-    return VendorAccount.objects.filter(vendor__in=plans.BILLED_VENDORS).order_by("name")
-
-
 def _account(account_id: int) -> VendorAccount:
-    return get_object_or_404(billed_accounts(), pk=account_id)
+    return get_object_or_404(plans.billed_accounts(), pk=account_id)
 
 
 def _this_month() -> tuple[int, int]:
-    return bills.month_of(timezone.now())
+    return month_of(timezone.now())
 
 
 def _month_of_request(request) -> tuple[int, int]:
@@ -59,7 +62,7 @@ def _month_of_request(request) -> tuple[int, int]:
     text = request.GET.get("month") or request.POST.get("month")
     if not text:
         return _this_month()
-    return bills.parse_month(text)
+    return parse_month(text)
 
 
 def _bill_url(account_id: int, year: int, month: int) -> str:
@@ -71,13 +74,13 @@ def _bill_url(account_id: int, year: int, month: int) -> str:
 
 def notice_text(notice: dict) -> str:
     """A settlement notice (``settlement.notices``) in the active language."""
-    at = local_time(_parse_time(notice.get("sent_at")))
+    at = shanghai_minute(_parse_time(notice.get("sent_at")))
     if notice.get("kind") == "arrears":
         return _(
             "In arrears since %(time)s. Only free quota may be used until the account is topped up."
         ) % {"time": at}
     days = int(str(notice.get("kind", "")).split("_", 1)[0] or 0)
-    runs_out = local_time(_parse_time(notice.get("runs_out_at")))
+    runs_out = shanghai_minute(_parse_time(notice.get("runs_out_at")))
     return ngettext(
         "Forecast to run out within %(days)s day, at about %(time)s. Please top up.",
         "Forecast to run out within %(days)s days, at about %(time)s. Please top up.",
@@ -117,8 +120,8 @@ def _account_row(account: VendorAccount, year: int, month: int) -> AccountRow:
         account=account,
         status=status,
         balance=money(status.balance) if status else None,
-        runs_out_at=local_time(status.runs_out_at) if status else "",
-        settled_until=local_time(status.settled_until) if status else "",
+        runs_out_at=shanghai_minute(status.runs_out_at) if status else "",
+        settled_until=shanghai_minute(status.settled_until) if status else "",
         notices=[notice_text(n) for n in settlement.notices(status)],
         month_total=month_total,
         month_error=month_error,
@@ -131,7 +134,7 @@ def index(request):
     year, month = _this_month()
     rows = [
         _account_row(account, year, month)
-        for account in billed_accounts().select_related("billing_status")
+        for account in plans.billed_accounts().select_related("billing_status")
     ]
     return render(
         request,
@@ -261,7 +264,7 @@ def _package_rows(account, view: bills.BillView, as_of: datetime) -> list[Packag
     for package in Package.objects.filter(account=account, purchased_at__lt=end).order_by(
         "purchased_at", "id"
     ):
-        used = used_by_id.get(bills.package_id(package), 0)
+        used = used_by_id.get(facts.package_id(package), 0)
         remaining = max(package.calls - used, 0)
         if package.expires_at <= as_of:
             state, label = "expired", _("expired")
@@ -276,8 +279,8 @@ def _package_rows(account, view: bills.BillView, as_of: datetime) -> list[Packag
                 calls=count(package.calls),
                 remaining=count(remaining),
                 used=count(min(used, package.calls)),
-                purchased_at=local_time(package.purchased_at),
-                expires_at=local_time(package.expires_at),
+                purchased_at=shanghai_minute(package.purchased_at),
+                expires_at=shanghai_minute(package.expires_at),
                 state=state,
                 state_label=label,
             )
@@ -303,8 +306,8 @@ def _qps_rows(account, view: bills.BillView, now: datetime) -> list[QpsRow]:
                 order=order,
                 period=exports.qps_period(order),
                 price=money(order.price),
-                purchased_at=local_time(order.purchased_at),
-                expires_at=local_time(order.expires_at),
+                purchased_at=shanghai_minute(order.purchased_at),
+                expires_at=shanghai_minute(order.expires_at),
                 state=state,
                 state_label=label,
             )
@@ -314,7 +317,7 @@ def _qps_rows(account, view: bills.BillView, now: datetime) -> list[QpsRow]:
 
 def _month_links(year: int, month: int) -> dict[str, str]:
     previous = (year - 1, 12) if month == 1 else (year, month - 1)
-    following = bills.next_month(year, month)
+    following = next_month(year, month)
     return {
         "previous": month_text(*previous),
         "next": month_text(*following),
@@ -346,8 +349,8 @@ def _bill_page(
         "bill": view,
         "month": month_value,
         "months": _month_links(year, month),
-        "period_start": local_time(start),
-        "period_end": local_time(end),
+        "period_start": shanghai_minute(start),
+        "period_end": shanghai_minute(end),
         "status_label": exports.status_label(view.status),
         "is_final": is_final,
         "month_ended": ended,
@@ -360,14 +363,14 @@ def _bill_page(
             {
                 **adjustment,
                 "amount_text": money(adjustment["amount"]),
-                "created_at_text": local_time(_parse_time(adjustment["created_at"])),
+                "created_at_text": shanghai_minute(_parse_time(adjustment["created_at"])),
             }
             for adjustment in view.adjustments
         ],
-        "finalized_at": local_time(view.finalized_at),
+        "finalized_at": shanghai_minute(view.finalized_at),
         "chart": charts.daily_usage_chart(bills.daily_usage(account, year, month), year, month),
         "packages": _package_rows(account, view, min(now, end)),
-        "packages_as_of": local_time(min(now, end)),
+        "packages_as_of": shanghai_minute(min(now, end)),
         "qps_orders": _qps_rows(account, view, now),
         "late_calls": [(api, count(calls)) for api, calls in view.late_calls.items()],
         "unpriced_calls": [(api, count(calls)) for api, calls in view.unpriced_calls.items()],
@@ -415,12 +418,12 @@ def finalize(request, account_id: int):
     account = _account(account_id)
     form = FinalizeForm(request.POST)
     try:
-        year, month = bills.parse_month(request.POST.get("month", ""))
+        year, month = parse_month(request.POST.get("month", ""))
     except PricingError:
         return HttpResponseBadRequest(_("The month must be written YYYY-MM."))
     if not form.is_valid():
         return _bill_page(request, account, year, month, finalize_form=form, status=400)
-    _start, end = pricing.month_bounds(year, month)
+    _start, end = month_bounds(year, month)
     label = month_text(year, month)
     if timezone.now() < end:
         messages.error(
@@ -453,7 +456,7 @@ def finalize(request, account_id: int):
 def adjust(request, account_id: int):
     account = _account(account_id)
     try:
-        year, month = bills.parse_month(request.POST.get("month", ""))
+        year, month = parse_month(request.POST.get("month", ""))
     except PricingError:
         return HttpResponseBadRequest(_("The month must be written YYYY-MM."))
     vendor = plans.billing_vendor(account)
@@ -487,12 +490,12 @@ def adjust(request, account_id: int):
 # --- exports ---------------------------------------------------------------------------------
 
 EXPORTS = {
-    "csv": ("text/csv; charset=utf-8", exports.to_csv),
+    "csv": ("text/csv; charset=utf-8", export_files.to_csv),
     "xlsx": (
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        exports.to_xlsx,
+        export_files.to_xlsx,
     ),
-    "pdf": ("application/pdf", exports.to_pdf),
+    "pdf": ("application/pdf", export_files.to_pdf),
 }
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from billing import bills, importer, purchases
 from billing.models import AccountStatus, Bill, BillAdjustment, BillStatus
 from billing.pricing import SHANGHAI
+from billing.pricing.calendar import month_of
 from cameras import roles
 from monitoring.models import VendorAccount
 
@@ -403,7 +404,7 @@ def test_a_malformed_month_shows_this_month_with_a_message(browser, account):
     response = browser.get(bill_url(account, "March"), follow=True)
     # then this month's bill is shown, with a message saying how to write a month
     assert response.redirect_chain[-1][1] == 302
-    year, month = bills.month_of(timezone.now())
+    year, month = month_of(timezone.now())
     assert f'value="{year:04d}-{month:02d}"' in response.content.decode()
     assert "The month must be written YYYY-MM" in response.content.decode()
 

@@ -19,6 +19,7 @@ import pytest
 from billing import bills, plans, pricing, purchases
 from billing.models import Bill, HourlyRollup, Outcome, PricePlan, UsageRecord
 from billing.pricing import SHANGHAI, PricingError
+from billing.pricing.calendar import parse_month
 
 D = Decimal
 _ids = itertools.count()
@@ -409,4 +410,4 @@ def test_accounts_without_per_call_billing_have_no_bill(db):
 @pytest.mark.parametrize("text", ["2024-3", "2024/03", "24-03", "2024-13", "March"])
 def test_a_malformed_month_is_refused(text):
     with pytest.raises(PricingError):
-        bills.parse_month(text)
+        parse_month(text)

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import Budget, UsageRecord
-from billing.usage import shanghai_month
+from billing.pricing.calendar import shanghai_month
 from cameras import roles
 from tests.billing.test_billing_pages import TableReader
 from tests.cameras import BaiduAccountFactory, CameraFactory

@@ -20,7 +20,7 @@ from billing.budgets import (
 from billing.gate import QuotaGate
 from billing.limiter import InProcessLimiter
 from billing.models import Budget, PricePlan, QpsOrder, UsageRecord
-from billing.usage import shanghai_month
+from billing.pricing.calendar import shanghai_month
 from cameras.models import Camera
 from monitoring.backends.base import RefusedLocally
 from monitoring.models import VendorAccount

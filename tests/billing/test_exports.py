@@ -18,7 +18,8 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from billing import bills, purchases
-from billing.exports import csv_cell, kind_label
+from billing.export_files import csv_cell
+from billing.exports import kind_label
 from billing.pricing import SHANGHAI
 from cameras import roles
 from tests.billing.test_billing_pages import MARCH, enterprise_baidu, import_calls, personal_baidu

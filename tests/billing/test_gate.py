@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from billing import bills, pricing, purchases
+from billing import facts, pricing, purchases
 from billing.gate import QuotaGate, forget
 from billing.limiter import InProcessLimiter
 from billing.models import AccountStatus, Package, PricePlan, UsageRecord
@@ -240,7 +240,7 @@ def test_a_ctyun_account_is_called_again_from_1_january_once_the_new_years_claim
     purchases.claim_free_quota(ctyun, ["helmet"], datetime(2027, 1, 1, 8, tzinfo=shanghai))
     # then helmet is called again, while last year's bill keeps its own quota
     gate_at(new_year).check(ctyun, "helmet")
-    ids = [q.id for q in bills.free_quotas_of(ctyun)]
+    ids = [q.id for q in facts.free_quotas_of(ctyun)]
     assert ids == ["free:helmet:2026", "free:helmet:2027"]
 
 

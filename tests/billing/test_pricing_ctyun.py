@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -19,7 +19,7 @@ from billing.pricing import (
     PackageDeduction,
     PackageSpec,
     PricingError,
-    ctyun_allocate,
+    ctyun_allocate_hours,
     ctyun_can_call,
     ctyun_free_quota,
     ctyun_month_bill,
@@ -128,62 +128,85 @@ def test_free_quota_claimed_on_new_years_eve_lasts_only_until_midnight():
 # --- consumption order (`5.1 计费类`: 调用量的扣费顺序是？) -------------------------------------
 
 
+def allocate(*calls, packages=(), free=(), api="helmet", at=AT):
+    """Hours of ``calls`` from ``at`` on, allocated by ``ctyun_allocate_hours`` from the
+    balances given as (package or free quota, calls left); the hours' allocations and the
+    state after them."""
+    carried = Carry(
+        as_of=at,
+        package_used={p.id: p.calls - left for p, left in packages},
+        free_used={q.id: q.calls - left for q, left in free},
+    )
+    hours = [at + timedelta(hours=i) for i in range(len(calls))]
+    return ctyun_allocate_hours(
+        [use(hour, api, count) for hour, count in zip(hours, calls, strict=True)],
+        plan=CTYUN,
+        until=at + timedelta(hours=len(calls)),
+        packages=[p for p, _ in packages],
+        free_quotas=[q for q, _ in free],
+        carried=carried,
+    )
+
+
+def allocated(hour) -> int:
+    return hour.free + sum(d.calls for d in hour.packages) + hour.unmetered
+
+
 def test_packages_are_used_in_the_order_they_were_bought():
     # "购买次数包后，按照次数包下单顺序抵扣额度"
-    allocation, refused = ctyun_allocate(
-        100_005, state(packages=[(P2, 400_000), (P1, 100_000)]), at=AT
-    )
-    assert allocation.packages == (PackageDeduction("p1", 100_000), PackageDeduction("p2", 5))
-    assert refused == 0
+    (hour,), _ = allocate(100_005, packages=[(P2, 400_000), (P1, 100_000)])
+    assert hour.packages == (PackageDeduction("p1", 100_000), PackageDeduction("p2", 5))
+    assert hour.over_quota == 0
 
 
 def test_after_the_current_package_runs_out_the_free_quota_comes_before_the_next_package():
     # given p1 in use (60,000 left), p2 untouched, and 10,000 free calls claimed
-    current = state(packages=[(P1, 60_000), (P2, 400_000)], free=[(FREE, 10_000)])
     # when 75,000 calls are allocated
-    allocation, refused = ctyun_allocate(75_000, current, at=AT)
+    (hour,), _ = allocate(75_000, packages=[(P1, 60_000), (P2, 400_000)], free=[(FREE, 10_000)])
     # then p1 is finished first, then the free quota, then p2
-    assert allocation.packages == (PackageDeduction("p1", 60_000), PackageDeduction("p2", 5_000))
-    assert allocation.free_quota == 10_000
-    assert refused == 0
+    assert hour.packages == (PackageDeduction("p1", 60_000), PackageDeduction("p2", 5_000))
+    assert hour.free == 10_000
+    assert hour.over_quota == 0
 
 
 def test_free_quota_claimed_before_any_package_is_started_is_used_first():
-    allocation, _ = ctyun_allocate(
-        15_000, state(packages=[(P1, 100_000)], free=[(FREE, 10_000)]), at=AT
-    )
-    assert allocation.free_quota == 10_000
-    assert allocation.packages == (PackageDeduction("p1", 5_000),)
+    (hour,), _ = allocate(15_000, packages=[(P1, 100_000)], free=[(FREE, 10_000)])
+    assert hour.free == 10_000
+    assert hour.packages == (PackageDeduction("p1", 5_000),)
 
 
 def test_once_the_free_quota_is_gone_the_remaining_packages_go_oldest_first():
     # given p1 in use, then p2 (older, larger) and p3 (newer, smaller)
-    current = state(packages=[(P3, 100_000), (P1, 10), (P2, 400_000)], free=[(FREE, 100)])
-    allocation, _ = ctyun_allocate(400_115, current, at=AT)
-    assert allocation.packages == (
+    (hour,), _ = allocate(
+        400_115, packages=[(P3, 100_000), (P1, 10), (P2, 400_000)], free=[(FREE, 100)]
+    )
+    assert hour.packages == (
         PackageDeduction("p1", 10),
         PackageDeduction("p2", 400_000),
         PackageDeduction("p3", 5),
     )
-    assert allocation.free_quota == 100
+    assert hour.free == 100
 
 
-def test_the_returned_state_carries_on_where_the_allocation_stopped():
-    current = state(packages=[(P1, 60_000), (P2, 400_000)], free=[(FREE, 10_000)])
-    first, _ = ctyun_allocate(65_000, current, at=AT)
-    # p1 is done and the free quota is in use: the free quota goes on before p2
-    second, _ = ctyun_allocate(6_000, first.state, at=AT)
-    assert (second.free_quota, second.packages) == (5_000, (PackageDeduction("p2", 1_000),))
-    # and the state passed in was not changed
-    assert current.packages[0].remaining == 60_000
+def test_the_next_hour_carries_on_where_the_previous_one_stopped():
+    # p1 is done in the first hour and the free quota is in use: it goes on before p2
+    first, second = allocate(
+        65_000, 6_000, packages=[(P1, 60_000), (P2, 400_000)], free=[(FREE, 10_000)]
+    )[0]
+    assert (first.free, first.packages) == (5_000, (PackageDeduction("p1", 60_000),))
+    assert (second.free, second.packages) == (5_000, (PackageDeduction("p2", 1_000),))
 
 
-def test_calls_beyond_every_package_and_free_quota_are_refused():
-    allocation, refused = ctyun_allocate(
-        500, state(packages=[(P1, 300)], free=[(FREE, 100)]), at=AT
-    )
-    assert allocation.allocated == 400
-    assert refused == 100
+def test_the_closing_state_carries_the_calls_used_so_far():
+    _, closing = allocate(65_000, packages=[(P1, 60_000), (P2, 400_000)], free=[(FREE, 10_000)])
+    assert closing.as_of == AT + timedelta(hours=1)
+    assert (dict(closing.package_used), dict(closing.free_used)) == ({"p1": 100_000}, {"f": 5_000})
+
+
+def test_calls_beyond_every_package_and_free_quota_are_over_quota():
+    (hour,), _ = allocate(500, packages=[(P1, 300)], free=[(FREE, 100)])
+    assert allocated(hour) == 400
+    assert hour.over_quota == 100
 
 
 def test_an_api_with_nothing_left_cannot_be_called():
@@ -194,8 +217,8 @@ def test_an_api_with_nothing_left_cannot_be_called():
 
 def test_an_expired_package_is_not_used():
     expired = helmet_package("old", 100_000, sh(2023, 3, 1, 9))
-    allocation, refused = ctyun_allocate(10, state(packages=[(expired, 99_000)]), at=AT)
-    assert (allocation.allocated, refused) == (0, 10)
+    (hour,), _ = allocate(10, packages=[(expired, 99_000)])
+    assert (allocated(hour), hour.over_quota) == (0, 10)
     assert not ctyun_can_call(state(packages=[(expired, 99_000)]), at=AT)
 
 
@@ -207,8 +230,8 @@ def test_a_package_is_not_used_before_it_is_bought():
 @pytest.mark.parametrize("api", LIMITED_TIME_FREE)
 def test_abilities_free_for_a_limited_time_are_metered_at_zero_and_never_refused(api):
     free_ability = ctyun_quota_state(CTYUN, api)
-    allocation, refused = ctyun_allocate(1_000_000, free_ability, at=AT)
-    assert (allocation.unmetered, allocation.free_quota, allocation.packages, refused) == (
+    (hour,), _ = allocate(1_000_000, api=api)
+    assert (hour.unmetered, hour.free, hour.packages, hour.over_quota) == (
         1_000_000,
         0,
         (),

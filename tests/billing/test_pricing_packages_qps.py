@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from billing import pricing
 from billing.pricing import (
+    Carry,
     HourlyUsage,
     LineKind,
     PackageBalance,
     PackageDeduction,
     PricingError,
     add_months,
+    baidu_allocate_hours,
     baidu_count_package,
     baidu_free_quota,
     baidu_month_bill,
     baidu_qps_order,
-    deduct_packages,
     qps_bought_today,
     qps_order_price,
     validate_qps_order,
@@ -44,6 +45,23 @@ def package(package_id, calls, purchased_at, api="driver_behavior"):
 
 def full(*packages):
     return [PackageBalance(p, p.calls) for p in packages]
+
+
+def deduct_packages(hour_start, billable_calls, balances):
+    """One hour's successful calls allocated by ``baidu_allocate_hours`` with only packages
+    (given with the calls left in them): (package deductions, calls left for pay-as-you-go)."""
+    carried = Carry(
+        as_of=hour_start,
+        package_used={b.package.id: b.package.calls - b.remaining for b in balances},
+    )
+    (hour,), _ = baidu_allocate_hours(
+        [use(hour_start, "driver_behavior", billable_calls)],
+        plan=BAIDU,
+        until=hour_start + timedelta(hours=1),
+        packages=[b.package for b in balances],
+        carried=carried,
+    )
+    return hour.packages, hour.payg
 
 
 def only_line(bill, kind, api=None):

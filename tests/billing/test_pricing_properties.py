@@ -10,18 +10,16 @@ from hypothesis import strategies as st
 
 from billing import pricing
 from billing.pricing import (
-    CtyunQuotaState,
-    FreeQuotaBalance,
+    Carry,
     HourlyUsage,
     LineKind,
-    PackageBalance,
     baidu_allocate_hours,
     baidu_count_package,
     baidu_free_quota,
     baidu_hour_charge,
     baidu_month_bill,
     baidu_qps_order,
-    ctyun_allocate,
+    ctyun_allocate_hours,
     ctyun_free_quota,
     ctyun_package,
     graduated_amount,
@@ -193,22 +191,30 @@ CTYUN_FREE = ctyun_free_quota(CTYUN, "f", "workwear", MARCH - timedelta(days=20)
     st.lists(st.integers(0, 150_000), max_size=8),
 )
 def test_ctyun_allocations_conserve_calls_and_never_overdraw(used, free_used, batches):
-    current = CtyunQuotaState(
-        api="workwear",
-        packages=tuple(
-            PackageBalance(p, p.calls - min(u, p.calls))
-            for p, u in zip(CTYUN_PACKAGES, used, strict=True)
-        ),
-        free_quotas=(FreeQuotaBalance(CTYUN_FREE, 10_000 - free_used),),
-    )
     at = MARCH + timedelta(days=2)
-    for calls in batches:
-        available = sum(b.remaining for b in current.packages) + sum(
-            b.remaining for b in current.free_quotas
-        )
-        allocation, refused = ctyun_allocate(calls, current, at=at)
-        assert allocation.allocated + refused == calls
-        assert allocation.allocated == min(calls, available)
-        assert all(b.remaining >= 0 for b in allocation.state.packages)
-        assert all(b.remaining >= 0 for b in allocation.state.free_quotas)
-        current = allocation.state
+    carried = Carry(
+        as_of=at,
+        package_used={p.id: min(u, p.calls) for p, u in zip(CTYUN_PACKAGES, used, strict=True)},
+        free_used={CTYUN_FREE.id: free_used},
+    )
+    available = sum(p.calls - min(u, p.calls) for p, u in zip(CTYUN_PACKAGES, used, strict=True))
+    available += 10_000 - free_used
+    hours, closing = ctyun_allocate_hours(
+        [
+            HourlyUsage(at + timedelta(hours=i), "workwear", calls)
+            for i, calls in enumerate(batches)
+        ],
+        plan=CTYUN,
+        until=at + timedelta(hours=len(batches)),
+        packages=CTYUN_PACKAGES,
+        free_quotas=[CTYUN_FREE],
+        carried=carried,
+    )
+    assert len(hours) == len(batches)
+    for hour, calls in zip(hours, batches, strict=True):
+        allocated = hour.free + sum(d.calls for d in hour.packages)
+        assert allocated + hour.over_quota == calls
+        assert allocated == min(calls, available)
+        available -= allocated
+    assert all(closing.package_used.get(p.id, 0) <= p.calls for p in CTYUN_PACKAGES)
+    assert closing.free_used.get(CTYUN_FREE.id, 0) <= CTYUN_FREE.calls

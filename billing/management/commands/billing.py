@@ -17,7 +17,8 @@ from decimal import Decimal
 from django.core.management.base import BaseCommand, CommandError
 
 from billing import bills, importer, plans, purchases
-from billing.pricing import SHANGHAI, PricingError
+from billing.pricing import PricingError
+from billing.pricing.calendar import parse_month, shanghai_text
 from monitoring.models import VendorAccount
 
 EXIT_REFUSED = 1
@@ -41,10 +42,6 @@ def _whole_number(text: str) -> int:
 
 
 _whole_number.__name__ = "whole number"
-
-
-def _local(moment) -> str:
-    return f"{moment.astimezone(SHANGHAI):%Y-%m-%d %H:%M} (Asia/Shanghai)"
 
 
 class _Raw:
@@ -231,7 +228,7 @@ class Command(BaseCommand):
         at = self._moment(options["at"], "top-up time")
         record = purchases.top_up(account, amount, at)
         self.stdout.write(
-            f"Recorded a top-up of {record.amount} CNY to {account.name} at {_local(at)}."
+            f"Recorded a top-up of {record.amount} CNY to {account.name} at {shanghai_text(at)}."
         )
 
     def claim_free(self, options) -> None:
@@ -242,7 +239,7 @@ class Command(BaseCommand):
         except PricingError as error:
             raise _refused(error) from None
         apis = ", ".join(claim.api for claim in claims)
-        self.stdout.write(f"Recorded the free quota of {apis} claimed at {_local(at)}.")
+        self.stdout.write(f"Recorded the free quota of {apis} claimed at {shanghai_text(at)}.")
 
     def buy_package(self, options) -> None:
         account = self._account(options["account"])
@@ -253,7 +250,8 @@ class Command(BaseCommand):
             raise _refused(error) from None
         self.stdout.write(
             f"Bought a {package.calls:,}-call {package.api} package for {package.price} CNY "
-            f"at {_local(package.purchased_at)}, valid until {_local(package.expires_at)}."
+            f"at {shanghai_text(package.purchased_at)}, "
+            f"valid until {shanghai_text(package.expires_at)}."
         )
 
     def buy_qps(self, options) -> None:
@@ -270,8 +268,8 @@ class Command(BaseCommand):
             raise _refused(error) from None
         self.stdout.write(
             f"Bought {order.qps} QPS of {order.api} for {order.months} month(s) and "
-            f"{order.days} day(s) for {order.price} CNY, from {_local(order.purchased_at)} "
-            f"until {_local(order.expires_at)}."
+            f"{order.days} day(s) for {order.price} CNY, from {shanghai_text(order.purchased_at)} "
+            f"until {shanghai_text(order.expires_at)}."
         )
 
     def import_usage(self, options) -> None:
@@ -294,7 +292,7 @@ class Command(BaseCommand):
     def bill(self, options) -> None:
         account = self._account(options["account"])
         try:
-            year, month = bills.parse_month(options["month"])
+            year, month = parse_month(options["month"])
         except PricingError as error:
             raise _bad(str(error)) from None
         view = bills.current_bill(account, year, month)
