@@ -72,19 +72,21 @@ def _usage_csv(daily: dict[str, int], start: datetime, end: datetime, seed: str)
 
 
 def sandbox_credentials(vendor: str, sandbox_url: str) -> dict[str, str]:
+    """The sandbox's endpoint and credentials for a demo account of ``vendor``."""
     sandbox = settings.SANDBOX
-    if vendor == "baidu":
-        return {
+    return {
+        "baidu": {
             "base_url": f"{sandbox_url}/baidu",
             "ak": sandbox["BAIDU_API_KEY"],
             "sk": sandbox["BAIDU_SECRET_KEY"],
-        }
-    return {
-        "base_url": f"{sandbox_url}/ctyun",
-        "ak": sandbox["CTYUN_AK"],
-        "sk": sandbox["CTYUN_SK"],
-        "appkey": sandbox["CTYUN_APPKEY"],
-    }
+        },
+        "ctyun": {
+            "base_url": f"{sandbox_url}/ctyun",
+            "ak": sandbox["CTYUN_AK"],
+            "sk": sandbox["CTYUN_SK"],
+            "appkey": sandbox["CTYUN_APPKEY"],
+        },
+    }[vendor]
 
 
 def _point_at_sandbox(account: VendorAccount, sandbox_url: str) -> None:
