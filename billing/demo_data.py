@@ -182,16 +182,17 @@ def add_demo_billing(site, stdout, *, sandbox_url: str = DEFAULT_SANDBOX_URL) ->
     )
     sandbox_url = sandbox_url.rstrip("/")
     for name, vendor, certification, history in DEMO_ACCOUNTS:
-        account = VendorAccount.objects.filter(name=name).first()
-        if account is not None:
-            if account.vendor == vendor:
-                if account.site_id is None:
-                    account.site = site
-                    account.save(update_fields=["site"])
-                _point_at_sandbox(account, sandbox_url)
-                stdout.write(f"Vendor account ready: {name} ({account.base_url})\n")
-            else:
+        named = VendorAccount.objects.filter(name=name)
+        if named.exists():
+            account = named.filter(vendor=vendor).first()
+            if account is None:
                 stdout.write(f"Vendor account {name!r} is not a {vendor} account: left alone\n")
+                continue
+            if account.site_id is None:
+                account.site = site
+                account.save(update_fields=["site"])
+            _point_at_sandbox(account, sandbox_url)
+            stdout.write(f"Vendor account ready: {name} ({account.base_url})\n")
             continue
         credentials = sandbox_credentials(vendor, sandbox_url)
         account = purchases.add_account(
