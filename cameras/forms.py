@@ -223,6 +223,7 @@ class CameraForm(forms.ModelForm):
             "sample_interval",
             "enabled",
             "frame_retention_hours",
+            "privacy_mask",
         ]
         widgets = {
             "source_url": forms.TextInput(
