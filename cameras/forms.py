@@ -16,7 +16,14 @@ from django.utils.translation import gettext_lazy
 
 from cameras import roles
 from cameras.costs import api_label, camera_apis, not_on_cameras, pays_per_call
-from cameras.models import Camera, CameraAnalysis, Region, RegionKind, SourceKind
+from cameras.models import (
+    Camera,
+    CameraAnalysis,
+    PrivacyMask,
+    Region,
+    RegionKind,
+    SourceKind,
+)
 from cameras.polygons import analysis_region_error
 from cameras.sources.files import OUTSIDE_ROOTS, allowed_path
 from monitoring.backends import registry
@@ -25,6 +32,8 @@ from monitoring.models import accounts_for_site
 
 # Baidu tracking: "最大时差不超过500ms, 即: 抽帧频率需要大于2fps" (body_tracking FAQ).
 BODY_TRACKING_MAX_INTERVAL = 0.5
+# Baidu person segmentation: its label map is read by the privacy mask alone.
+SEGMENTATION_API = "body_seg"
 FENCE_API = "fence"
 SECRET_SET_TEXT = gettext_lazy("•••• set")
 
@@ -165,6 +174,12 @@ def analysis_errors(
                 _("This camera already runs %(api)s on this region through this account.")
                 if region is not None
                 else _("This camera already runs %(api)s through this account.")
+            ) % {"api": api}
+        elif api == SEGMENTATION_API and camera.privacy_mask == PrivacyMask.OFF:
+            # Only the privacy mask reads body_seg's label map (monitoring.privacy).
+            errors["api"] = _(
+                "Only the privacy mask reads person segmentation (%(api)s): turn this "
+                "camera's privacy mask on (blur or fill) first."
             ) % {"api": api}
         else:
             problem = analysis_region_error(camera, api, account.vendor, analysis_id)

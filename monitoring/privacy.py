@@ -45,8 +45,10 @@ logger = logging.getLogger(__name__)
 MARGIN = 0.1  # of a box's width/height, added on every side
 FILL_COLOUR = (96, 96, 96)
 JPEG_QUALITY = 90
-# Images of body_seg's answer that show people as taken: never served from a masked camera.
-PERSON_IMAGES = ("foreground", "scoremap")
+# Pictures in answers that show people as taken, never served from a masked camera:
+# body_seg's cut-outs (人像分割: foreground, scoremap) and body_num's rendered frame
+# (人流量统计: image, normalized as images["rendered"]).
+PERSON_IMAGES = ("foreground", "scoremap", "image", "rendered")
 
 
 @dataclass
@@ -126,9 +128,7 @@ def mask_jpeg(data: bytes, mode: str, areas: PersonAreas) -> bytes:
         areas = PersonAreas(known=False)
     out = io.BytesIO()
     # Full-resolution colour: what is not masked stays as close to the frame as JPEG allows.
-    mask_picture(picture, mode, areas).save(
-        out, format="JPEG", quality=JPEG_QUALITY, subsampling=0
-    )
+    mask_picture(picture, mode, areas).save(out, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
     return out.getvalue()
 
 
@@ -177,8 +177,8 @@ def areas_from_results(results: Iterable[Mapping[str, Any]], size: tuple[int, in
 
 
 def without_person_images(value: Any) -> Any:
-    """``value`` (stored results or vendor answers) without body_seg's pictures of
-    people (``PERSON_IMAGES``), at any depth; the rest as it was."""
+    """``value`` (stored results or vendor answers) without the pictures of people in
+    them (``PERSON_IMAGES``), at any depth; the rest as it was."""
     if isinstance(value, Mapping):
         return {
             key: (

@@ -324,12 +324,12 @@ def test_an_admin_sees_the_unmasked_evidence_and_each_view_is_in_the_history(
 def test_body_segs_cut_outs_of_people_are_left_out_of_a_masked_alerts_answers(
     make_user, site_a, masked_alert
 ):
-    masked_alert.raw = [{"foreground": "aGVsbG8=", "person_num": 1}]
+    masked_alert.raw = [{"foreground": "aGVsbG8=", "person_num": 1}, {"image": "aGVsbG8="}]
     masked_alert.normalized = [{"api": "body_seg", "images": {"foreground": "aGVsbG8="}}]
     masked_alert.save(update_fields=["raw", "normalized"])
     client = api_for(make_user(roles.OPERATOR, site_a))
     detail = client.get(f"/api/alerts/{masked_alert.pk}/").json()
-    assert detail["raw"] == [{"foreground": "", "person_num": 1}]
+    assert detail["raw"] == [{"foreground": "", "person_num": 1}, {"image": ""}]
     assert detail["normalized"][0]["images"] == {"foreground": ""}
     page = client_for(make_user(roles.OPERATOR, site_a)).get(f"/alerts/{masked_alert.pk}/")
     assert b"aGVsbG8=" not in page.content
