@@ -72,18 +72,20 @@ def not_on_cameras(api: str) -> str | None:
     from monitoring.backends.ctyun import CTYUN_APIS
 
     spec = CTYUN_APIS.get(api)
-    if spec is not None and spec.answer == "liveness":
-        return _(
+    reasons = {
+        "liveness": _(
             "Liveness (%(api)s) checks that one person in front of the lens performs a face "
             "action they were asked for (3 to 35 images of one face): a fixed site camera "
             "asks no one to act, so it is not offered on cameras."
-        ) % {"api": api}
-    if spec is not None and spec.answer == "face_quality":
-        return _(
+        ),
+        "face_quality": _(
             "Face quality (%(api)s) grades one close, frontal face as good enough for a "
             "liveness check: a site camera sees many faces or none, far away, and nothing "
             "acts on the grade, so it is not offered on cameras."
-        ) % {"api": api}
+        ),
+    }
+    if spec is not None and spec.answer in reasons:
+        return reasons[spec.answer] % {"api": api}
     return None
 
 

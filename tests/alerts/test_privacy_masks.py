@@ -303,7 +303,6 @@ def test_an_admin_sees_the_unmasked_evidence_and_each_view_is_in_the_history(
     make_user, site_a, masked_alert, stored_frame
 ):
     admin = make_user(roles.ADMIN, site_a)
-    original = decoded(stored_bytes(stored_frame))
     page = client_for(admin).get(f"/alerts/{masked_alert.pk}/")
     assert f"/alerts/{masked_alert.pk}/unmasked-evidence/".encode() in page.content
 
