@@ -269,6 +269,11 @@ class CameraForm(forms.ModelForm):
             "HTTP(S) snapshot URL, rtsp:// stream, a file or folder path on the server, or "
             "the demo scene's name. User name and password go in their own fields."
         )
+        # A post without it (an older page, a script) keeps the camera's mask.
+        self.fields["privacy_mask"].required = False
+
+    def clean_privacy_mask(self):
+        return self.cleaned_data.get("privacy_mask") or self.instance.privacy_mask
 
     def clean_source_url(self):
         url = self.cleaned_data["source_url"].strip()
