@@ -9,12 +9,13 @@ and adding notes need acknowledge. The state changes themselves are
 from __future__ import annotations
 
 from django.db.models import Prefetch, RestrictedError
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import permissions, renderers, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from alerts import events, lifecycle
@@ -31,6 +32,7 @@ from cameras import roles
 from cameras.api import HistoryMixin
 from cameras.models import Camera, Region
 from monitoring.apiutils import MAX_ID, Conflict, parse_id
+from monitoring.privacy import masks_people, may_see_unmasked, without_person_images
 
 ACKNOWLEDGE_ACTIONS = {"acknowledge", "resolve", "note"}
 
@@ -246,6 +248,14 @@ class AlertDetailSerializer(AlertSerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, alert: Alert) -> dict:
+        data = super().to_representation(alert)
+        if masks_people(alert.camera):
+            # body_seg's cut-outs of people would show them unmasked.
+            data["normalized"] = without_person_images(data["normalized"])
+            data["raw"] = without_person_images(data["raw"])
+        return data
+
 
 class AlertFilterSerializer(serializers.Serializer):
     status = serializers.MultipleChoiceField(
@@ -395,3 +405,32 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
         except FileNotFoundError:
             raise Http404 from None
         return FileResponse(stored, content_type="image/jpeg")
+
+    @extend_schema(
+        responses={
+            (200, "image/jpeg"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="The evidence drawn on the frame as taken, people not masked; "
+                "the view is recorded in the alert's history.",
+            ),
+            403: OpenApiResponse(description="Not allowed to view unmasked evidence."),
+            404: OpenApiResponse(description="No such alert, or its frame is gone."),
+        }
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        renderer_classes=[JPEGRenderer],
+        url_path="unmasked-evidence",
+        url_name="unmasked-evidence",
+    )
+    def unmasked_evidence(self, request, pk=None):
+        alert = self.get_object()
+        if not may_see_unmasked(request.user):
+            raise PermissionDenied
+        data = lifecycle.unmasked_evidence(alert, request.user)
+        if data is None:
+            raise Http404
+        response = HttpResponse(data, content_type="image/jpeg")
+        response["Cache-Control"] = "no-store"
+        return response

@@ -3,7 +3,7 @@
 Region polygons in their kind's colour, person and object boxes with label and score,
 and the boxes that broke the rule in red, with a caption saying what is wrong. Plain
 Pillow, JPEG out; nothing here touches the database except ``render_for_frame`` reading
-the stored frame.
+the stored frame (and where its people are, for the camera's privacy mask).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from cameras.polygons import KIND_COLOURS, rescale
-from cameras.storage import read_file
 from monitoring.fonts import drawing_font
+from monitoring.privacy import served_frame
 
 BOX_COLOUR = "#2e7d32"
 OFFENDING_COLOUR = "#e00000"
@@ -228,11 +228,18 @@ def overlay_regions(regions: Iterable[Any], frame_size: tuple[int, int]) -> list
 
 
 def render_for_frame(
-    frame, *, results: Iterable[Any], findings: Iterable[Any], regions: Iterable[Any], caption=""
+    frame,
+    *,
+    results: Iterable[Any],
+    findings: Iterable[Any],
+    regions: Iterable[Any],
+    caption="",
+    unmasked: bool = False,
 ) -> bytes:
-    """The evidence picture of a stored frame (``cameras.Frame``)."""
+    """The evidence picture of a stored frame (``cameras.Frame``), drawn on the frame
+    with people masked as its camera says (``monitoring.privacy``) unless ``unmasked``."""
     size = (frame.width, frame.height)
-    data = read_file(frame.image.name, frame.image.storage)
+    data = served_frame(frame, unmasked=unmasked)
     return render_overlay(
         data,
         regions=overlay_regions(regions, size),

@@ -414,6 +414,34 @@ def add_note(alert: Alert, user, note: str, *, now: datetime | None = None) -> A
     return change
 
 
+def unmasked_evidence(alert: Alert, user, *, now: datetime | None = None) -> bytes | None:
+    """The alert's evidence picture drawn on its frame as taken, people not masked, for
+    a ``user`` the caller found allowed (``monitoring.privacy.may_see_unmasked``); the
+    view is recorded in the alert's history. None when the frame is gone."""
+    frame = alert.best_frame
+    if frame is None or not frame.image:
+        return None
+    try:
+        data = render_for_frame(
+            frame,
+            results=alert.normalized or [],
+            findings=alert.findings or [],
+            regions=[alert.region] if alert.region_id else [],
+            caption=f"{alert.rule.name}: {alert.summary}",
+            unmasked=True,
+        )
+    except FileNotFoundError:
+        return None
+    AlertChange.objects.create(
+        alert=alert,
+        at=now or timezone.now(),
+        user=user,
+        action=ChangeAction.VIEWED_UNMASKED,
+        data={"frame": frame.pk},
+    )
+    return data
+
+
 def _refuse(alert: Alert, verb: str) -> None:
     status = Alert.objects.filter(pk=alert.pk).values_list("status", flat=True).first()
     if status == AlertStatus.RESOLVED:

@@ -450,6 +450,7 @@ class ChangeAction(models.TextChoices):
     RESOLVED = "resolved", _("resolved")
     AUTO_RESOLVED = "auto_resolved", _("resolved by itself")
     NOTE = "note", _("note")
+    VIEWED_UNMASKED = "viewed_unmasked", _("viewed unmasked evidence")
 
 
 class AlertChange(models.Model):

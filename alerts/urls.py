@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.alert_list, name="list"),
     path("<int:pk>/", views.alert_detail, name="detail"),
     path("<int:pk>/frame/", views.alert_frame, name="frame"),
+    path("<int:pk>/unmasked-evidence/", views.alert_unmasked_evidence, name="unmasked_evidence"),
     path("<int:pk>/acknowledge/", views.alert_acknowledge, name="acknowledge"),
     path("<int:pk>/resolve/", views.alert_resolve, name="resolve"),
     path("<int:pk>/note/", views.alert_note, name="note"),

@@ -20,7 +20,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Max, Prefetch, RestrictedError
-from django.http import FileResponse, Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -52,6 +52,12 @@ from cameras.models import Camera, Health
 from cameras.polygons import KIND_COLOURS, rescale
 from monitoring import analysis_health
 from monitoring.models import VendorAccount
+from monitoring.privacy import (
+    masks_people,
+    may_see_unmasked,
+    served_frame,
+    without_person_images,
+)
 
 ALERTS_PER_PAGE = 25
 # The live feed starts with every unresolved alert (up to this many) and the latest ones.
@@ -357,6 +363,12 @@ def _detail_page(request, alert: Alert, *, resolve_form=None, note_form=None):
     calls, total_cost = _vendor_calls(alert)
     overlay = alert_overlay(alert)
     can_acknowledge = request.user.has_perm(roles.ACKNOWLEDGE)
+    masked = masks_people(alert.camera)
+
+    def shown(value):
+        # body_seg's cut-outs of people would show them unmasked.
+        return without_person_images(value) if masked else value
+
     context = {
         "alert": alert,
         "history": history,
@@ -366,11 +378,16 @@ def _detail_page(request, alert: Alert, *, resolve_form=None, note_form=None):
         "note_form": note_form or NoteForm(),
         "vendor_calls": calls,
         "total_cost": total_cost,
-        "normalized_json": _pretty(alert.normalized),
-        "raw_json": _pretty(alert.raw),
+        "normalized_json": _pretty(shown(alert.normalized)),
+        "raw_json": _pretty(shown(alert.raw)),
         "findings_json": _pretty(alert.findings),
         "evidence_url": events.evidence_url(alert),
         "frame_url": reverse("alerts:frame", args=[alert.pk]) if overlay else None,
+        "unmasked_url": (
+            reverse("alerts:unmasked_evidence", args=[alert.pk])
+            if overlay and masked and may_see_unmasked(request.user)
+            else None
+        ),
         "overlay_data": {"overlay": overlay, "region_colours": KIND_COLOURS} if overlay else None,
     }
     # The alert's times in its own site's zone, whichever site the user's pages use.
@@ -391,11 +408,26 @@ def alert_frame(request, pk: int):
     if frame is None or not frame.image:
         raise Http404(_("This alert has no evidence frame."))
     try:
-        stored = frame.image.open("rb")
+        data = served_frame(frame)  # people masked as the camera says
     except FileNotFoundError:
         raise Http404(_("The evidence frame's file is missing from storage.")) from None
-    response = FileResponse(stored, content_type="image/jpeg")
-    response["Cache-Control"] = "private, max-age=3600"
+    response = HttpResponse(data, content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@watch_required
+def alert_unmasked_evidence(request, pk: int):
+    """The evidence picture drawn on the frame as taken, people not masked: for users
+    who may see it, each view recorded in the alert's history."""
+    alert = _alert_or_404(request.user, pk)
+    if not may_see_unmasked(request.user):
+        raise PermissionDenied
+    data = lifecycle.unmasked_evidence(alert, request.user)
+    if data is None:
+        raise Http404(_("This alert has no evidence frame."))
+    response = HttpResponse(data, content_type="image/jpeg")
+    response["Cache-Control"] = "no-store"
     return response
 
 

@@ -102,6 +102,7 @@ class CameraAdminForm(forms.ModelForm):
             "sample_interval",
             "enabled",
             "frame_retention_hours",
+            "privacy_mask",
         ]
 
     def __init__(self, *args, **kwargs):

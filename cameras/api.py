@@ -68,6 +68,7 @@ from monitoring.analysis_models import HealthState
 from monitoring.apiutils import id_filter, parse_id
 from monitoring.crypto import needs_reentry
 from monitoring.models import visible_accounts
+from monitoring.privacy import served_frame
 from monitoring.vendor_stops import resume_analysis
 
 # --------------------------------------------------------------------------- access
@@ -240,6 +241,7 @@ class CameraSerializer(serializers.ModelSerializer):
             "sample_interval",
             "enabled",
             "frame_retention_hours",
+            "privacy_mask",
             "width",
             "height",
             "health",
@@ -430,8 +432,8 @@ class CameraViewSet(HistoryMixin, viewsets.ModelViewSet):
         if frame is None:
             raise NotFound(_("No frame has been captured from this camera yet."))
         try:
-            with frame.image.open("rb") as handle:
-                data = handle.read()
+            # People masked as the camera says (monitoring.privacy).
+            data = served_frame(frame)
         except OSError:
             raise NotFound(_("The latest frame's file is missing from storage.")) from None
         # Frames are small: whole bytes, not a file stream, which ASGI would iterate

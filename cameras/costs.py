@@ -60,16 +60,32 @@ def not_on_cameras(api: str) -> str | None:
     live person from a photo ("有效防止照片、纸张以及头模的非活体攻击"). A fixed site camera
     asks no one to act and sees many faces, or none, at any size: the vendor would answer
     4204 ("人脸探测异常") or a meaningless "no action", paid or not. Existing analyses of it
-    are reported (``monitoring.pipeline``), never called."""
+    are reported (``monitoring.pipeline``), never called.
+
+    CTYun face quality (``4.3.4.1 人脸质量检测``): "判断人脸图像是否正面、清晰、完整", one
+    image "包含人脸" graded good, medium or bad. It is the first step of the face action
+    liveness check (``动作活体认证: 包含人脸质量检测及动作活体检测``): it tells whether a face
+    image is good enough for liveness, which is not offered here. On a site camera's frame
+    (many faces or none, far and turned away) the grade says nothing a rule, a mask or an
+    overlay could act on, so it is not offered on cameras either; a gate check-in with a
+    browser at the entrance would be its place (not built)."""
     from monitoring.backends.ctyun import CTYUN_APIS
 
     spec = CTYUN_APIS.get(api)
-    if spec is not None and spec.answer == "liveness":
-        return _(
+    reasons = {
+        "liveness": _(
             "Liveness (%(api)s) checks that one person in front of the lens performs a face "
             "action they were asked for (3 to 35 images of one face): a fixed site camera "
             "asks no one to act, so it is not offered on cameras."
-        ) % {"api": api}
+        ),
+        "face_quality": _(
+            "Face quality (%(api)s) grades one close, frontal face as good enough for a "
+            "liveness check: a site camera sees many faces or none, far away, and nothing "
+            "acts on the grade, so it is not offered on cameras."
+        ),
+    }
+    if spec is not None and spec.answer in reasons:
+        return reasons[spec.answer] % {"api": api}
     return None
 
 

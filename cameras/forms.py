@@ -16,7 +16,14 @@ from django.utils.translation import gettext_lazy
 
 from cameras import roles
 from cameras.costs import api_label, camera_apis, not_on_cameras, pays_per_call
-from cameras.models import Camera, CameraAnalysis, Region, RegionKind, SourceKind
+from cameras.models import (
+    Camera,
+    CameraAnalysis,
+    PrivacyMask,
+    Region,
+    RegionKind,
+    SourceKind,
+)
 from cameras.polygons import analysis_region_error
 from cameras.sources.files import OUTSIDE_ROOTS, allowed_path
 from monitoring.backends import registry
@@ -25,6 +32,8 @@ from monitoring.models import accounts_for_site
 
 # Baidu tracking: "最大时差不超过500ms, 即: 抽帧频率需要大于2fps" (body_tracking FAQ).
 BODY_TRACKING_MAX_INTERVAL = 0.5
+# Baidu person segmentation: its label map is read by the privacy mask alone.
+SEGMENTATION_API = "body_seg"
 FENCE_API = "fence"
 SECRET_SET_TEXT = gettext_lazy("•••• set")
 
@@ -166,6 +175,12 @@ def analysis_errors(
                 if region is not None
                 else _("This camera already runs %(api)s through this account.")
             ) % {"api": api}
+        elif api == SEGMENTATION_API and camera.privacy_mask == PrivacyMask.OFF:
+            # Only the privacy mask reads body_seg's label map (monitoring.privacy).
+            errors["api"] = _(
+                "Only the privacy mask reads person segmentation (%(api)s): turn this "
+                "camera's privacy mask on (blur or fill) first."
+            ) % {"api": api}
         else:
             problem = analysis_region_error(camera, api, account.vendor, analysis_id)
             if problem:
@@ -223,6 +238,7 @@ class CameraForm(forms.ModelForm):
             "sample_interval",
             "enabled",
             "frame_retention_hours",
+            "privacy_mask",
         ]
         widgets = {
             "source_url": forms.TextInput(
@@ -253,6 +269,11 @@ class CameraForm(forms.ModelForm):
             "HTTP(S) snapshot URL, rtsp:// stream, a file or folder path on the server, or "
             "the demo scene's name. User name and password go in their own fields."
         )
+        # A post without it (an older page, a script) keeps the camera's mask.
+        self.fields["privacy_mask"].required = False
+
+    def clean_privacy_mask(self):
+        return self.cleaned_data.get("privacy_mask") or self.instance.privacy_mask
 
     def clean_source_url(self):
         url = self.cleaned_data["source_url"].strip()

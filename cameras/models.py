@@ -60,6 +60,7 @@ class Site(models.Model):
             ("acknowledge_alerts", _("Can acknowledge and resolve alerts")),
             ("configure_site", _("Can configure cameras, regions, rules and vendor accounts")),
             ("view_bills", _("Can read bills and usage")),
+            ("view_unmasked_evidence", _("Can view unmasked alert evidence (each view recorded)")),
         ]
 
     def __str__(self) -> str:
@@ -86,6 +87,15 @@ class Health(models.TextChoices):
     ONLINE = "online", _("online")
     DEGRADED = "degraded", _("degraded")
     OFFLINE = "offline", _("offline")
+
+
+class PrivacyMask(models.TextChoices):
+    """How people are hidden in the pictures of a camera that leave the server
+    (``monitoring.privacy``); analyses always see the frame as taken."""
+
+    OFF = "off", _("off")
+    BLUR = "blur", _("blur people")
+    FILL = "fill", _("fill people")
 
 
 class Camera(models.Model):
@@ -120,6 +130,16 @@ class Camera(models.Model):
         default=24,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_RETENTION_HOURS)],
         help_text=_("Frames older than this are deleted, except those kept as alert evidence."),
+    )
+    privacy_mask = models.CharField(
+        _("privacy mask"),
+        max_length=4,
+        choices=PrivacyMask.choices,
+        default=PrivacyMask.OFF,
+        help_text=_(
+            "Hide people in the frames, live images and evidence served from this camera. "
+            "Analyses still see the frame as taken."
+        ),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

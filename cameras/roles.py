@@ -12,6 +12,10 @@ WATCH = "cameras.watch_site"
 ACKNOWLEDGE = "cameras.acknowledge_alerts"
 CONFIGURE = "cameras.configure_site"
 VIEW_BILLS = "cameras.view_bills"
+# Alert evidence as taken, people not masked by the camera's privacy mask; each view is
+# recorded in the alert's history. Given to Admins (who configure the masks), not to
+# Operators, who watch masked pictures all shift.
+VIEW_UNMASKED = "cameras.view_unmasked_evidence"
 
 OPERATOR = "Operator"
 ADMIN = "Admin"
@@ -21,7 +25,14 @@ FINANCE = "Finance"
 # with them after every migrate.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     OPERATOR: [WATCH, ACKNOWLEDGE],
-    ADMIN: [WATCH, ACKNOWLEDGE, CONFIGURE, "cameras.view_site", "cameras.change_site"],
+    ADMIN: [
+        WATCH,
+        ACKNOWLEDGE,
+        CONFIGURE,
+        VIEW_UNMASKED,
+        "cameras.view_site",
+        "cameras.change_site",
+    ],
     FINANCE: [VIEW_BILLS],
 }
 

@@ -313,7 +313,7 @@ def test_the_evidence_frame_is_served_as_jpeg(operator, rule, make_frame):
 
     assert response.status_code == 200
     assert response["Content-Type"] == "image/jpeg"
-    assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"
+    assert response.content[:2] == b"\xff\xd8"
 
 
 def test_an_alert_without_a_frame_has_no_frame_to_serve(operator, rule):

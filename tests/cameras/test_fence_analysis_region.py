@@ -8,6 +8,7 @@ import importlib
 
 import pytest
 from django.apps import apps
+from django.utils import translation
 
 from cameras import roles
 from cameras.admin import CameraAnalysisAdminForm
@@ -182,7 +183,30 @@ def test_the_camera_form_neither_offers_liveness_nor_takes_it(camera, ctyun):
         camera=camera,
     )
     offered = {value for value, _label in form.fields["api"].choices}
-    assert "fall" in offered and "face_quality" in offered
+    assert "fall" in offered and "face_quality" not in offered
     assert not any(name.startswith("liveness_") for name in offered)
     assert not form.is_valid()
     assert "not offered on cameras" in form.errors["api"][0]
+
+
+def test_face_quality_is_refused_on_cameras_with_the_reason_in_both_languages(
+    admin_a, camera, ctyun
+):
+    payload = {"camera": camera.pk, "api": "face_quality", "account": ctyun.pk, "interval": 10}
+    english = admin_a.post("/api/camera-analyses/", payload, format="json")
+    assert english.status_code == 400
+    assert "Face quality (face_quality)" in english.json()["api"][0]
+    assert "not offered on cameras" in english.json()["api"][0]
+    chinese = admin_a.post(
+        "/api/camera-analyses/", payload, format="json", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    assert "人脸质量检测" in chinese.json()["api"][0]
+    assert "不在摄像头上提供" in chinese.json()["api"][0]
+    with translation.override("en"):
+        form = CameraAnalysisForm(
+            data={"api": "face_quality", "account": ctyun.pk, "interval": 10, "enabled": "on"},
+            camera=camera,
+        )
+        assert not form.is_valid()
+        assert "Face quality (face_quality)" in form.errors["api"][0]
+    assert not CameraAnalysis.objects.exists()

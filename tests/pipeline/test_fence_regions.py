@@ -89,7 +89,15 @@ def test_a_fence_analysis_naming_no_region_on_a_camera_with_two_fences_fails_wit
     assert analyzer.calls_of("fence") == []
 
 
-def test_a_liveness_analysis_made_before_is_reported_on_every_frame_and_never_called():
+@pytest.mark.parametrize(
+    ("api", "reason"),
+    [
+        ("liveness_blink", "Liveness (liveness_blink)"),
+        # seed 4.3.4.1 人脸质量检测: graded for liveness, not for a site camera
+        ("face_quality", "Face quality (face_quality)"),
+    ],
+)
+def test_an_analysis_not_offered_on_cameras_made_before_is_reported_and_never_called(api, reason):
     from billing.models import UsageRecord
     from monitoring.analysis_models import AnalysisState
     from monitoring.models import VendorAccount
@@ -98,14 +106,12 @@ def test_a_liveness_analysis_made_before_is_reported_on_every_frame_and_never_ca
         vendor="ctyun", name="CTYun", api_key="ak", secret_key="sk", app_key="app"
     )
     camera = make_camera(interval=2.0)
-    analysis = CameraAnalysis.objects.create(
-        camera=camera, api="liveness_blink", account=ctyun, interval=2.0
-    )
+    analysis = CameraAnalysis.objects.create(camera=camera, api=api, account=ctyun, interval=2.0)
     frame = store(camera, 0)
     pipeline.analyze_frame(frame.pk, now=frame.captured_at + timedelta(seconds=0.1))
     row = FrameAnalysis.objects.get(frame=frame)
     assert (row.status, row.error_code) == (FrameAnalysisStatus.FAILED, "not_on_cameras")
-    assert "not offered on cameras" in row.error
+    assert reason in row.error and "not offered on cameras" in row.error
     state = AnalysisState.objects.get(analysis=analysis)
     assert not state.available
     assert "not offered on cameras" in state.reason

@@ -23,7 +23,7 @@ from billing.models import Outcome, UsageRecord
 from cameras.costs import vendor_apis
 from cameras.forms import CameraAnalysisForm, _api_choices
 from cameras.frames import store_frame
-from cameras.models import Camera, Region, RegionKind, Site, SourceKind
+from cameras.models import Camera, PrivacyMask, Region, RegionKind, Site, SourceKind
 from monitoring import analysis_health, pipeline
 from monitoring.analysis_models import (
     FrameAnalysis,
@@ -155,6 +155,8 @@ def make_camera() -> Camera:
         sample_interval=0.5,
         width=WIDTH,
         height=HEIGHT,
+        # body_seg is offered only where the privacy mask reads it (docs/privacy.md)
+        privacy_mask=PrivacyMask.BLUR,
     )
     for kind in REGION_KINDS:
         Region.objects.create(
