@@ -30,7 +30,7 @@ from alerts.models import (
 from cameras import roles
 from cameras.api import HistoryMixin
 from cameras.models import Camera, Region
-from monitoring.apiutils import MAX_ID, Conflict, parse_id
+from monitoring.lib.apiutils import MAX_ID, Conflict, parse_id
 
 ACKNOWLEDGE_ACTIONS = {"acknowledge", "resolve", "note"}
 

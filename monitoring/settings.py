@@ -15,7 +15,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from monitoring.env import (
+from monitoring.lib.env import (
     env_bool,
     env_int,
     env_language,
@@ -58,7 +58,7 @@ SECRET_KEY = _secret_key()
 
 
 def _field_encryption_keys() -> list[str] | None:
-    """Keys of the encrypted fields (monitoring/crypto.py), newest first: the first writes,
+    """Keys of the encrypted fields (monitoring/lib/crypto.py), newest first: the first writes,
     every one reads. Unset, SECRET_KEY is the key (in debug mode the generated
     ``dev-secret-key`` file of the data folder)."""
     keys = env_list("FIELD_ENCRYPTION_KEYS", [])
@@ -270,7 +270,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": [
-        "monitoring.apiutils.JSONParser",
+        "monitoring.lib.apiutils.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],

@@ -15,12 +15,13 @@ from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.utils import timezone
 
 from alerts import events
-from alerts.consumers import LiveConsumer, live_message, site_group
+from alerts.consumers import LiveConsumer
+from alerts.events import live_message, site_group
 from alerts.lifecycle import apply_decision
 from alerts.models import Alert, LiveEvent
 from alerts.rules import Finding
 from cameras import roles
-from monitoring.env import parse_redis_url
+from monitoring.lib.env import parse_redis_url
 
 from .conftest import INTRUDER, at, decision, results
 

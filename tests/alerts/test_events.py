@@ -150,15 +150,24 @@ def test_frame_analyzed_carries_boxes_regions_in_frame_pixels_and_what_is_wrong(
 
 
 def test_camera_status_says_the_health_and_why(camera):
-    camera.health, camera.health_reason = "offline", "connection refused"
+    from monitoring.pipeline import on_camera_health
 
-    message = events.publish_camera_status(camera).as_message()
+    camera.health, camera.health_reason = "offline", "connection refused"
+    camera.save(update_fields=["health", "health_reason"])
+
+    # The capture service's hook publishes through the one producer of camera.status.
+    message = on_camera_health(camera).as_message()
 
     assert message["type"] == "camera.status"
     assert (message["camera"], message["health"], message["reason"]) == (
         camera.pk,
         "offline",
         "connection refused",
+    )
+    assert (message["analysis"], message["analysis_reason"], message["analyses"]) == (
+        "available",
+        "",
+        [],
     )
 
 
