@@ -336,7 +336,7 @@ def finding_payload(finding) -> dict[str, Any]:
     }
 
 
-def frame_analyzed_payload(
+def publish_frame_analyzed(
     camera,
     frame,
     results: Iterable[Any],
@@ -344,10 +344,10 @@ def frame_analyzed_payload(
     *,
     regions: Iterable[Any] | None = None,
     analyses: Iterable[AnalysisRun] = (),
-) -> FrameAnalyzedEvent:
-    """What the live wall draws on a frame: persons and objects found, the camera's
-    regions (``regions``, else read) in the frame's pixels, what is wrong, and how each
-    analysis went."""
+) -> LiveEvent:
+    """``frame.analyzed``: what the live wall draws on a frame: persons and objects found,
+    the camera's regions (``regions``, else read) in the frame's pixels, what is wrong,
+    and how each analysis went."""
     from cameras.polygons import rescale
 
     width, height = frame.width, frame.height
@@ -401,7 +401,7 @@ def frame_analyzed_payload(
         }
         for region in (camera.regions.order_by("pk") if regions is None else regions)
     ]
-    return {
+    payload: FrameAnalyzedEvent = {
         "camera": camera.pk,
         "frame": frame.pk,
         "frame_url": frame_url(camera.pk, frame.pk),
@@ -424,21 +424,6 @@ def frame_analyzed_payload(
         ],
         "analyses": list(analyses),
     }
-
-
-def publish_frame_analyzed(
-    camera,
-    frame,
-    results: Iterable[Any],
-    problems: Iterable[Problem] = (),
-    *,
-    regions: Iterable[Any] | None = None,
-    analyses: Iterable[AnalysisRun] = (),
-) -> LiveEvent:
-    """``frame.analyzed``: the overlay of one analysed frame (``frame_analyzed_payload``)."""
-    payload = frame_analyzed_payload(
-        camera, frame, results, problems, regions=regions, analyses=analyses
-    )
     return publish(camera.site_id, EventType.FRAME_ANALYZED, payload, camera_id=camera.pk)
 
 

@@ -260,7 +260,6 @@ def test_prune_drops_overlays_after_an_hour_and_the_rest_after_the_window(site_a
 
 
 def test_a_frame_analyzed_event_carries_the_persons_keypoints_for_the_overlay(camera, make_frame):
-    from alerts.events import frame_analyzed_payload
     from monitoring.backends.base import Keypoint
 
     person = Person(
@@ -269,7 +268,7 @@ def test_a_frame_analyzed_event_carries_the_persons_keypoints_for_the_overlay(ca
         keypoints=[Keypoint("nose", 25.0, 25.0, 0.8), Keypoint("left_ankle", 20.0, 78.0, 0.4)],
     )
     result = AnalysisResult(vendor="baidu", api="body_analysis", persons=[person])
-    payload = frame_analyzed_payload(camera, make_frame(camera), [result])
+    payload = events.publish_frame_analyzed(camera, make_frame(camera), [result]).payload
     keypoints = payload["persons"][0]["keypoints"]
     assert keypoints[0] == {"name": "nose", "x": 25.0, "y": 25.0, "score": 0.8}
     assert [point["name"] for point in keypoints] == ["nose", "left_ankle"]
