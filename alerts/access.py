@@ -1,7 +1,7 @@
 """Tells the live sockets of a user to check their access again when it may have shrunk.
 
 Signals (connected in ``AlertsConfig.ready``) send ``{"type": "access.check"}`` to the
-user's group (``alerts.consumers.user_group``) once the change commits:
+user's group (``alerts.events.user_group``) once the change commits:
 
 * sign-out (``user_logged_out``): with the ended session's key, whose sockets close at
   once (4401) whatever else the user still has;
@@ -27,7 +27,7 @@ from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 
-from alerts.consumers import user_group
+from alerts.events import user_group
 
 logger = logging.getLogger(__name__)
 # Fields whose change alone cannot shrink access (saved at every sign-in).

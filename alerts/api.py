@@ -31,7 +31,7 @@ from alerts.models import (
 from cameras import roles
 from cameras.api import HistoryMixin
 from cameras.models import Camera, Region
-from monitoring.apiutils import MAX_ID, Conflict, parse_id
+from monitoring.lib.apiutils import MAX_ID, Conflict, parse_id
 from monitoring.privacy import masks_people, may_see_unmasked, without_person_images
 
 ACKNOWLEDGE_ACTIONS = {"acknowledge", "resolve", "note"}

@@ -9,11 +9,11 @@ sites it missed, in id order, or ``{"type": "resync", "last_event_id": M}`` when
 missed too many to replay (see ``alerts.events.replay``). No event is sent twice on one
 connection. The protocol is described in docs/alerts.md.
 
-A live event is encoded once by its publisher (``live_message``): every browser of the
+A live event is encoded once by its publisher (``alerts.events.live_message``): every browser of the
 site is sent that same text.
 
 A socket lives only as long as the access it was opened with. It joins its user's group
-(``user_group``) too; ``alerts.access`` sends an ``access.check`` there when the user
+(``alerts.events.user_group``) too; ``alerts.access`` sends an ``access.check`` there when the user
 signs out, loses or gains a site or a role, or is deactivated, and the consumer checks
 again at once. It also checks every ``LIVE_ACCESS_RECHECK_SECONDS`` (30 s), for what no
 signal announces (a session that expired, a change written straight into the database).
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 from collections import deque
 from importlib import import_module
@@ -39,6 +38,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from alerts import events
+from alerts.events import event_text, site_group, user_group
 from cameras import roles
 
 # Close codes in the 4000-4999 range are the application's own (docs/alerts.md).
@@ -49,32 +50,8 @@ CLOSE_SITES_CHANGED = 4409  # the user's sites changed: reconnect to get the new
 REMEMBERED_IDS = 2000
 
 
-def site_group(site_id: int) -> str:
-    return f"site-{site_id}"
-
-
-def user_group(user_id: int) -> str:
-    """The group of every socket of one user: where ``access.check`` messages go."""
-    return f"user-{user_id}"
-
-
 def recheck_seconds() -> float:
     return float(getattr(settings, "LIVE_ACCESS_RECHECK_SECONDS", 30))
-
-
-def event_text(event: dict) -> str:
-    """An event as browsers receive it: the text of its websocket message."""
-    return json.dumps(event)
-
-
-def live_message(event: dict) -> dict:
-    """The group message that relays ``event`` to the browsers of its site.
-
-    ``text`` is the event already encoded for browsers and ``id`` its id (to skip
-    duplicates); ``event`` keeps the event itself for consumers that encode it. Messages
-    with ``event`` only are relayed too.
-    """
-    return {"type": "live.event", "id": event.get("id"), "text": event_text(event), "event": event}
 
 
 def _site_ids_of(user) -> list[int] | None:
@@ -119,9 +96,7 @@ def _access_now(user_id: int, session_key: str | None) -> tuple[int | None, list
 
 @database_sync_to_async
 def _replay(site_ids: list[int], last_event_id: int):
-    from alerts.events import replay
-
-    return replay(site_ids, last_event_id)
+    return events.replay(site_ids, last_event_id)
 
 
 def _event_id(value) -> int | None:

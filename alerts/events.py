@@ -1,8 +1,17 @@
 """Live events: stored with an increasing id, sent to the site's channel group once the
 transaction that made them commits, replayed to browsers that reconnect, pruned.
 
-``publish`` is the one way to send something to browsers. The builders below give each
-event type its payload; ``replay`` answers a browser's ``last_event_id``.
+``publish`` is the one way to send something to browsers. Each event type has one typed
+payload (the ``TypedDict``s below) and one producer: ``publish_alert`` (the four
+``alert.*`` types), ``publish_frame_analyzed``, ``publish_camera_status`` and
+``publish_analysis_health``. Tests and browser tests publish through the same producers.
+``replay`` answers a browser's ``last_event_id``. The channel group names and the group
+message (``site_group``, ``user_group``, ``live_message``) are made here, once, for the
+publisher and the consumer alike.
+
+Events go one way: this module knows nothing of webhooks; ``published`` (a Django
+signal) tells whoever listens (``alerts.tasks`` queues webhook deliveries) about every
+stored event.
 
 Every event reaches browsers as ``{"id": ..., "type": ..., "site": ..., "at": ..., ...}``
 (see docs/alerts.md for each type's fields).
@@ -11,24 +20,25 @@ Every event reaches browsers as ``{"id": ..., "type": ..., "site": ..., "at": ..
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
+from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
 
-from alerts.consumers import live_message, site_group
-from alerts.models import ALERT_EVENT_TYPES, Alert, EventType, LiveEvent
+from alerts.models import Alert, EventType, LiveEvent
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +49,35 @@ REPLAY_MAX_AGE = timedelta(seconds=getattr(settings, "LIVE_EVENTS_REPLAY_SECONDS
 # How long events are kept: frame overlays are frequent and soon superseded.
 KEEP_EVENTS = REPLAY_MAX_AGE
 KEEP_FRAME_EVENTS = timedelta(seconds=getattr(settings, "LIVE_EVENTS_FRAME_SECONDS", 3600))
+
+# Sent inside ``publish`` with ``event`` (the stored ``LiveEvent``): receivers that act
+# on it later register ``transaction.on_commit`` themselves.
+published = Signal()
+
+
+def site_group(site_id: int) -> str:
+    """The channel group of every browser watching a site."""
+    return f"site-{site_id}"
+
+
+def user_group(user_id: int) -> str:
+    """The group of every socket of one user: where ``access.check`` messages go."""
+    return f"user-{user_id}"
+
+
+def event_text(event: dict) -> str:
+    """An event as browsers receive it: the text of its websocket message."""
+    return json.dumps(event)
+
+
+def live_message(event: dict) -> dict:
+    """The group message that relays ``event`` to the browsers of its site.
+
+    ``text`` is the event already encoded for browsers and ``id`` its id (to skip
+    duplicates); ``event`` keeps the event itself for consumers that encode it. Messages
+    with ``event`` only are relayed too.
+    """
+    return {"type": "live.event", "id": event.get("id"), "text": event_text(event), "event": event}
 
 
 def publish(
@@ -59,8 +98,7 @@ def publish(
     )
     message = event.as_message()
     transaction.on_commit(lambda: _send(site_id, message))
-    if type in ALERT_EVENT_TYPES:
-        transaction.on_commit(lambda: _enqueue_webhooks(site_id, str(type), event.pk))
+    published.send(sender=LiveEvent, event=event)
     return event
 
 
@@ -114,18 +152,70 @@ def _sender_loop() -> _SenderLoop:
         return _sender
 
 
-def _enqueue_webhooks(site_id: int, type: str, event_id: int) -> None:
-    """Queue the deliveries of an alert event, when a webhook of its site wants it."""
-    from alerts import tasks, webhooks
-
-    try:
-        if type in webhooks.wanted_types(site_id):
-            tasks.notify_webhooks.delay(event_id)
-    except Exception:
-        logger.exception("webhooks of live event %s could not be queued", event_id)
-
-
 # ---------------------------------------------------------------- payloads
+
+
+class AlertEvent(TypedDict):
+    """``alert.opened``, ``alert.updated``, ``alert.acknowledged``, ``alert.resolved``."""
+
+    camera: int
+    alert: dict[str, Any]  # ``alert_payload``
+    auto: NotRequired[bool]  # alert.resolved: by itself (quiet) or by a person
+    note: NotRequired[str]  # alert.updated by a note
+
+
+class AnalysisRun(TypedDict):
+    """How one analysis of a ``frame.analyzed`` frame went."""
+
+    analysis: int
+    api: str
+    status: str
+    error: str
+    frames_sent: int
+
+
+class FrameAnalyzedEvent(TypedDict):
+    """``frame.analyzed``: the overlay of one analysed frame, in the frame's pixels."""
+
+    camera: int
+    frame: int
+    frame_url: str | None
+    frame_size: list[int]
+    captured_at: str | None
+    persons: list[dict[str, Any]]
+    objects: list[dict[str, Any]]
+    regions: list[dict[str, Any]]
+    problems: list[dict[str, Any]]
+    analyses: list[AnalysisRun]
+
+
+class AnalysisAvailability(TypedDict):
+    """Whether a camera's analyses work (``monitoring.pipeline.analysis_status``)."""
+
+    analysis: str  # "available" or "unavailable"
+    analysis_reason: str
+    analyses: list[dict[str, Any]]
+
+
+class CameraStatusEvent(AnalysisAvailability):
+    """``camera.status``: the capture health of a camera and its analyses' availability."""
+
+    camera: int
+    camera_name: str
+    health: str
+    reason: str
+    changed_at: str | None
+    last_frame_at: str | None
+
+
+class AnalysisHealthEvent(TypedDict):
+    """``analysis.health``: one analysis' health (``monitoring.analysis_health``)."""
+
+    camera: int
+    analysis: int
+    api: str
+    account: int | None
+    health: dict[str, Any]
 
 
 def _iso(value: datetime | None, zone=None) -> str | None:
@@ -189,14 +279,16 @@ def alert_payload(alert: Alert) -> dict[str, Any]:
     }
 
 
-def publish_alert(alert: Alert, type: str, **extra: Any) -> LiveEvent:
+def publish_alert(
+    alert: Alert, type: str, *, auto: bool | None = None, note: str | None = None
+) -> LiveEvent:
     """``alert.opened``, ``alert.updated``, ``alert.acknowledged`` or ``alert.resolved``."""
-    return publish(
-        alert.site_id,
-        type,
-        {"camera": alert.camera_id, "alert": alert_payload(alert), **extra},
-        camera_id=alert.camera_id,
-    )
+    payload: AlertEvent = {"camera": alert.camera_id, "alert": alert_payload(alert)}
+    if auto is not None:
+        payload["auto"] = auto
+    if note is not None:
+        payload["note"] = note
+    return publish(alert.site_id, type, payload, camera_id=alert.camera_id)
 
 
 def _box(value) -> dict[str, float] | None:
@@ -244,16 +336,18 @@ def finding_payload(finding) -> dict[str, Any]:
     }
 
 
-def frame_analyzed_payload(
+def publish_frame_analyzed(
     camera,
     frame,
     results: Iterable[Any],
     problems: Iterable[Problem] = (),
     *,
     regions: Iterable[Any] | None = None,
-) -> dict[str, Any]:
-    """What the live wall draws on a frame: persons and objects found, the camera's
-    regions (``regions``, else read) in the frame's pixels, and what is wrong."""
+    analyses: Iterable[AnalysisRun] = (),
+) -> LiveEvent:
+    """``frame.analyzed``: what the live wall draws on a frame: persons and objects found,
+    the camera's regions (``regions``, else read) in the frame's pixels, what is wrong,
+    and how each analysis went."""
     from cameras.polygons import rescale
 
     width, height = frame.width, frame.height
@@ -307,7 +401,7 @@ def frame_analyzed_payload(
         }
         for region in (camera.regions.order_by("pk") if regions is None else regions)
     ]
-    return {
+    payload: FrameAnalyzedEvent = {
         "camera": camera.pk,
         "frame": frame.pk,
         "frame_url": frame_url(camera.pk, frame.pk),
@@ -328,36 +422,33 @@ def frame_analyzed_payload(
             }
             for problem in problems
         ],
+        "analyses": list(analyses),
     }
+    return publish(camera.site_id, EventType.FRAME_ANALYZED, payload, camera_id=camera.pk)
 
 
-def publish_frame_analyzed(
-    camera, frame, results: Iterable[Any], problems: Iterable[Problem] = ()
-) -> LiveEvent:
-    """``frame.analyzed``: the overlay of one analysed frame."""
-    return publish(
-        camera.site_id,
-        EventType.FRAME_ANALYZED,
-        frame_analyzed_payload(camera, frame, results, problems),
-        camera_id=camera.pk,
-    )
+def publish_camera_status(camera, availability: AnalysisAvailability) -> LiveEvent:
+    """``camera.status``: the camera's health as the capture service last wrote it, and
+    whether its analyses are available (``monitoring.pipeline.analysis_status``)."""
+    camera.refresh_from_db(fields=["health", "health_reason", "health_changed_at", "last_frame_at"])
+    payload: CameraStatusEvent = {
+        "camera": camera.pk,
+        "camera_name": camera.name,
+        "health": camera.health,
+        "reason": camera.health_reason,
+        "changed_at": _iso(camera.health_changed_at),
+        "last_frame_at": _iso(camera.last_frame_at),
+        "analysis": availability["analysis"],
+        "analysis_reason": availability["analysis_reason"],
+        "analyses": availability["analyses"],
+    }
+    return publish(camera.site_id, EventType.CAMERA_STATUS, payload, camera_id=camera.pk)
 
 
-def publish_camera_status(camera) -> LiveEvent:
-    """``camera.status``: the camera's health as the capture service last found it."""
-    return publish(
-        camera.site_id,
-        EventType.CAMERA_STATUS,
-        {
-            "camera": camera.pk,
-            "camera_name": camera.name,
-            "health": camera.health,
-            "reason": camera.health_reason,
-            "changed_at": _iso(camera.health_changed_at),
-            "last_frame_at": _iso(camera.last_frame_at),
-        },
-        camera_id=camera.pk,
-    )
+def publish_analysis_health(site_id: int, payload: AnalysisHealthEvent) -> LiveEvent:
+    """``analysis.health``: the payload is ``monitoring.analysis_health``'s
+    ``analysis_health_payload``, its one builder."""
+    return publish(site_id, EventType.ANALYSIS_HEALTH, payload, camera_id=payload["camera"])
 
 
 # ---------------------------------------------------------------- catch-up and pruning

@@ -16,7 +16,7 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from cameras.polygons import KIND_COLOURS, rescale
-from monitoring.fonts import drawing_font
+from monitoring.lib.fonts import drawing_font
 from monitoring.privacy import served_frame
 
 BOX_COLOUR = "#2e7d32"

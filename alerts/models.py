@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from alerts.rules import DRIVER_BEHAVIOURS, RULE_KINDS, RuleConfig
-from monitoring.crypto import EncryptedTextField
+from monitoring.lib.crypto import EncryptedTextField
 
 WEEKDAYS = tuple(range(7))  # Monday = 0 ... Sunday = 6, as datetime.weekday()
 

@@ -53,7 +53,7 @@ from monitoring.backends.base import (
     Keypoint,
     Person,
 )
-from monitoring.backends.geometry import point_in_polygon
+from monitoring.lib.geometry import point_in_polygon
 
 RULE_KINDS = (
     "fence_intrusion",

@@ -352,15 +352,15 @@ def session_cookie(site, stamp: str) -> str:
 
 
 def store_and_queue(camera, data: bytes):
-    """What the capture service does with a grabbed frame: store it, run the hooks."""
+    """What the capture service does with a grabbed frame: store it, announce it."""
     from django.utils import timezone
 
-    from cameras.capture import FRAME_HOOKS
+    from cameras import signals
     from cameras.frames import store_frame
+    from cameras.models import Frame
 
     frame = store_frame(camera, data, timezone.now())
-    for hook in FRAME_HOOKS:
-        hook(frame)
+    signals.frame_stored.send(sender=Frame, frame=frame)
     return frame
 
 

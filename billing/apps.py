@@ -9,4 +9,8 @@ class BillingConfig(AppConfig):
     def ready(self) -> None:
         # The gate and budgets clear their cached facts when purchases, statuses or
         # budgets are saved: their signal handlers must be connected in every process.
-        from billing import budgets, gate  # noqa: F401
+        # Cameras ask billing which APIs run on a camera and what they cost.
+        from billing import budgets, costs, gate  # noqa: F401
+        from cameras import catalog
+
+        catalog.install(costs)

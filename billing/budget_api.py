@@ -44,7 +44,7 @@ from billing.models import MAX_SLOW_FACTOR, Budget, BudgetAction
 from cameras import roles
 from cameras.api import SitePrimaryKeyField
 from cameras.models import Camera
-from monitoring.apiutils import id_filter
+from monitoring.lib.apiutils import id_filter
 
 # --------------------------------------------------------------------------- access
 

@@ -45,6 +45,7 @@ from billing import budgets, limiter, pricing
 from billing.models import AccountStatus, FreeQuotaClaim, Package, QpsOrder
 from billing.pricing.calendar import shanghai_year
 from billing.usage import baidu_free_quota_left, ctyun_free_quota_left, ctyun_quota_state_now
+from monitoring import vendor_stops
 from monitoring.backends.base import RefusedLocally
 from monitoring.backends.registry import traits
 
@@ -200,8 +201,6 @@ class QuotaGate:
 
     def _stop(self, account, api: str, now: datetime) -> dict | None:
         """The vendor stop holding ``api`` of ``account`` back at ``now``, or None."""
-        from monitoring.vendor_stops import active_stops
-
         stops = self._cached(
             self._key(account.pk, "stops"),
             lambda: [
@@ -215,7 +214,7 @@ class QuotaGate:
                         + ": resume it once the cause is dealt with"
                     ),
                 }
-                for stop in active_stops(account.pk, now=now)
+                for stop in vendor_stops.active_stops(account.pk, now=now)
             ],
         )
         for stop in stops:
@@ -251,9 +250,7 @@ def forget(account_id: int, *, store: Any = None) -> None:
 def _quota_recorded(instance, **_kwargs) -> None:
     """A package bought or a free quota claimed for an API lifts the vendor's "nothing
     bought / left" stop of that API (CTYun 51001-51003)."""
-    from monitoring.vendor_stops import lift_quota_stops
-
-    lift_quota_stops(instance.account_id, instance.api)
+    vendor_stops.lift_quota_stops(instance.account_id, instance.api)
 
 
 @receiver(post_save, sender=Package, dispatch_uid="billing.gate.package_saved")
@@ -285,9 +282,13 @@ def _account_changed(instance, **_kwargs) -> None:
     claimed = instance.free_quota_claimed_at
     if claimed is not None and claimed != getattr(instance, "_claim_before", None):
         # A free quota claimed lifts the "nothing left" stops of the account.
-        from monitoring.vendor_stops import lift_quota_stops
+        vendor_stops.lift_quota_stops(instance.pk)
 
-        lift_quota_stops(instance.pk)
+
+@receiver(vendor_stops.holds_changed, dispatch_uid="billing.gate.holds_changed")
+def _holds_changed(account_id: int, **_kwargs) -> None:
+    """A vendor stop of the account opened or was lifted: its cached stops are stale."""
+    _forget_now_and_on_commit(account_id)
 
 
 def _forget_now_and_on_commit(account_id: int) -> None:

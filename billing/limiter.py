@@ -170,7 +170,7 @@ def get_limiter() -> InProcessLimiter | RedisLimiter:
         if _limiter is None:
             url = getattr(settings, "REDIS_URL", "")
             if url:
-                from monitoring.env import parse_redis_url
+                from monitoring.lib.env import parse_redis_url
 
                 _limiter = RedisLimiter(parse_redis_url(url).redis)
             else:

@@ -21,7 +21,7 @@ from cameras.forms import (
 from cameras.history import record_change, snapshot
 from cameras.models import Camera, CameraAnalysis, ChangeRecord, Frame, Region, Site
 from cameras.polygons import NON_FIELD, region_errors
-from monitoring.crypto import NEEDS_REENTRY_TEXT, needs_reentry
+from monitoring.lib.crypto import NEEDS_REENTRY_TEXT, needs_reentry
 from monitoring.models import visible_accounts
 
 

@@ -44,8 +44,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from cameras import roles
-from cameras.costs import default_only_with_person, project_analysis
+from cameras import catalog, roles
 from cameras.forms import (
     analysis_errors,
     password_reentry_error,
@@ -65,8 +64,8 @@ from cameras.models import (
 from cameras.polygons import NON_FIELD, region_errors
 from monitoring import analysis_health
 from monitoring.analysis_models import HealthState
-from monitoring.apiutils import id_filter, parse_id
-from monitoring.crypto import needs_reentry
+from monitoring.lib.apiutils import id_filter, parse_id
+from monitoring.lib.crypto import needs_reentry
 from monitoring.models import visible_accounts
 from monitoring.privacy import served_frame
 from monitoring.vendor_stops import resume_analysis
@@ -554,7 +553,7 @@ class CameraAnalysisSerializer(serializers.ModelSerializer):
 
     def create(self, validated_data):
         if "only_with_person" not in validated_data:
-            validated_data["only_with_person"] = default_only_with_person(
+            validated_data["only_with_person"] = catalog.current().default_only_with_person(
                 validated_data["camera"], validated_data["account"]
             )
         return super().create(validated_data)
@@ -565,7 +564,7 @@ class CameraAnalysisSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(AnalysisProjectionSerializer)
     def get_projection(self, analysis: CameraAnalysis) -> dict:
-        projection = project_analysis(analysis)
+        projection = catalog.current().project_analysis(analysis)
         return AnalysisProjectionSerializer(projection.as_dict()).data
 
     def validate_params(self, value):

@@ -6,8 +6,8 @@ Threads: one worker per camera opens its source and grabs a frame whenever one i
 never made up). A worker touches no database: it drops its result in a mailbox that
 holds only the latest result per camera, so a frame not yet stored is replaced by a
 newer one instead of queueing behind it. The service's own thread takes results from
-the mailbox, stores frames (``cameras.frames.store_frame``), updates health, calls the
-hooks, reloads the camera list every ``reload_seconds`` (added, removed, disabled and
+the mailbox, stores frames (``cameras.frames.store_frame``), updates health, sends the
+signals, reloads the camera list every ``reload_seconds`` (added, removed, disabled and
 changed cameras are picked up without a restart) and notices cameras gone silent.
 
 Health:
@@ -19,9 +19,9 @@ Health:
   ``SILENT_INTERVALS`` sampling intervals.
 The reason is the failure's own message; ``health_changed_at`` moves when the state does.
 
-Hooks: ``FRAME_HOOKS`` (callables taking the stored ``Frame``; the analysis pipeline
-registers itself here) and ``HEALTH_HOOKS`` (callables taking the ``Camera`` whose
-health or reason changed). A failing hook is logged and never stops capture.
+Signals (``cameras.signals``): ``frame_stored`` for every stored ``Frame`` (the analysis
+pipeline connects to it) and ``camera_health_changed`` for a ``Camera`` whose health or
+reason changed. A failing receiver is logged and never stops capture.
 
 Sharding: ``Shard(i, n)`` takes the cameras whose id modulo n is i; run one process per
 shard. ``run(stop)`` returns once ``stop`` is set, after the workers have stopped (their
@@ -43,14 +43,12 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.db.models.functions import Mod
 from django.utils import timezone
 
+from . import signals
 from .frames import store_frame
 from .models import Camera, Frame, Health
 from .sources import Source, SourceError, open_source
 
 logger = logging.getLogger(__name__)
-
-FRAME_HOOKS: list[Callable[[Frame], None]] = []
-HEALTH_HOOKS: list[Callable[[Camera], None]] = []
 
 OFFLINE_AFTER_FAILURES = 3
 SILENT_INTERVALS = 3
@@ -451,11 +449,7 @@ class CaptureService:
         self.frames_stored += 1
         interval = float(camera.sample_interval)
         self._set_health(camera.pk, after_success(state, self.clock(), grab.age, interval))
-        for hook in FRAME_HOOKS:
-            try:
-                hook(frame)
-            except Exception:
-                logger.exception("frame hook %r failed for frame %s", hook, frame.pk)
+        signals.send_logged(signals.frame_stored, Frame, f"frame {frame.pk}", frame=frame)
         return frame
 
     def _set_health(self, camera_id: int, state: HealthState) -> None:
@@ -473,11 +467,9 @@ class CaptureService:
         camera = Camera.objects.filter(pk=camera_id).first()
         if camera is None:
             return
-        for hook in HEALTH_HOOKS:
-            try:
-                hook(camera)
-            except Exception:
-                logger.exception("health hook %r failed for camera %s", hook, camera_id)
+        signals.send_logged(
+            signals.camera_health_changed, Camera, f"camera {camera_id} health", camera=camera
+        )
 
     # ------------------------------------------------------------ once
 

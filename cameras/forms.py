@@ -14,8 +14,8 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from cameras import roles
-from cameras.costs import api_label, camera_apis, not_on_cameras, pays_per_call
+from cameras import catalog, roles
+from cameras.catalog import api_label
 from cameras.models import (
     Camera,
     CameraAnalysis,
@@ -26,8 +26,7 @@ from cameras.models import (
 )
 from cameras.polygons import analysis_region_error
 from cameras.sources.files import OUTSIDE_ROOTS, allowed_path
-from monitoring.backends import registry
-from monitoring.crypto import NEEDS_REENTRY_TEXT, needs_reentry
+from monitoring.lib.crypto import NEEDS_REENTRY_TEXT, needs_reentry
 from monitoring.models import accounts_for_site
 
 # Baidu tracking: "最大时差不超过500ms, 即: 抽帧频率需要大于2fps" (body_tracking FAQ).
@@ -152,11 +151,11 @@ def analysis_errors(
     region_problem = analysis_region_choice_error(camera, api, region)
     if region_problem:
         errors["region"] = region_problem
-    refused = not_on_cameras(api)
+    refused = catalog.current().not_on_cameras(api)
     if refused:
         errors["api"] = refused
     elif account is not None:
-        offered = camera_apis(account.vendor)
+        offered = catalog.current().camera_apis(account.vendor)
         if api not in offered:
             errors["api"] = _(
                 "The account “%(account)s” does not offer %(api)s; it offers %(offered)s."
@@ -200,7 +199,8 @@ def analysis_errors(
 
 
 def _api_choices() -> list[tuple[str, str]]:
-    names = sorted({api for vendor in registry.VENDORS for api in camera_apis(vendor)})
+    known = catalog.current()
+    names = sorted({api for vendor in known.vendors() for api in known.camera_apis(vendor)})
     return [(name, api_label(name)) for name in names]
 
 
@@ -209,7 +209,9 @@ class CameraApiField(forms.ChoiceField):
     but cameras do not passes here, for ``analysis_errors`` to say why."""
 
     def valid_value(self, value) -> bool:
-        return super().valid_value(value) or not_on_cameras(str(value)) is not None
+        return (
+            super().valid_value(value) or catalog.current().not_on_cameras(str(value)) is not None
+        )
 
 
 class CameraForm(forms.ModelForm):
@@ -352,7 +354,7 @@ class CameraAnalysisForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         api, account = cleaned.get("api"), cleaned.get("account")
-        if account is not None and not pays_per_call(account.vendor):
+        if account is not None and not catalog.current().pays_per_call(account.vendor):
             cleaned["only_with_person"] = False  # nothing to save on a free account
         if api and account is not None:
             errors = analysis_errors(

@@ -1,6 +1,9 @@
 """The change history of sites, cameras, their analyses, regions and alert rules: who
 changed what, when.
 
+Rooms above cameras add their own parts of a camera with ``register_camera_part``
+(alerts adds its rules in ``alerts.apps``), so this module knows no model of theirs.
+
 ``snapshot(obj)`` takes the fields a person edits (not timestamps, not what the capture
 service keeps up to date: resolution, health, last frame), ``record_change`` writes one
 ``ChangeRecord`` with ``changes`` as ``{field: [before, after]}`` for the fields that
@@ -20,7 +23,6 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from alerts.models import Rule
 from cameras.models import Camera, CameraAnalysis, ChangeRecord, Region, Site
 
 SECRET_FIELDS = frozenset({"password", "api_key", "secret_key", "app_key"})
@@ -40,6 +42,16 @@ NOT_RECORDED = frozenset(
     }
 )
 ACTIONS = frozenset({"create", "update", "delete"})
+
+# Models with a ``camera`` whose changes belong to the camera's history, and, for each,
+# the field naming the region it is deleted with (None when it is not).
+CAMERA_PARTS: dict[type, str | None] = {CameraAnalysis: None, Region: None}
+
+
+def register_camera_part(model: type, *, deleted_with_region: str | None = None) -> None:
+    """Keep ``model``'s changes in its camera's history; ``deleted_with_region`` names the
+    field of a part that is deleted with its region (each gets its own deletion record)."""
+    CAMERA_PARTS[model] = deleted_with_region
 
 
 def _plain(value: Any) -> Any:
@@ -89,17 +101,17 @@ def _site_id(obj) -> int:
         return obj.pk
     if isinstance(obj, Camera):
         return obj.site_id
-    if isinstance(obj, CameraAnalysis | Region | Rule):
+    if isinstance(obj, tuple(CAMERA_PARTS)):
         return Camera.objects.values_list("site_id", flat=True).get(pk=obj.camera_id)
     raise TypeError(f"no change history for {type(obj).__name__}")
 
 
 def describe(obj) -> str:
     """How a record names ``obj`` to a person: with its site and camera."""
-    if isinstance(obj, Region | Rule):
-        return f"{obj.camera} / {obj.name}"
     if isinstance(obj, CameraAnalysis):
         return f"{obj.camera} / {obj.api} · {obj.account}"
+    if isinstance(obj, tuple(CAMERA_PARTS)):
+        return f"{obj.camera} / {obj.name}"
     return str(obj)
 
 
@@ -116,8 +128,11 @@ def record_change(
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}; one of {sorted(ACTIONS)}")
     if action == "delete" and isinstance(obj, Region):
-        for rule in Rule.objects.filter(region=obj).select_related("camera"):
-            record_change(user, rule, "delete", snapshot(rule), None)
+        for model, region_field in CAMERA_PARTS.items():
+            if region_field is None:
+                continue
+            for part in model.objects.filter(**{region_field: obj}).select_related("camera"):
+                record_change(user, part, "delete", snapshot(part), None)
     changes = diff(before, after)
     if action == "update" and not changes:
         return None
@@ -143,9 +158,10 @@ def camera_history(camera: Camera) -> QuerySet:
     """
     ever_on_camera = Q(changes__camera__0=camera.pk) | Q(changes__camera__1=camera.pk)
     part_ids: dict[str, set[int]] = {
-        CameraAnalysis._meta.model_name: set(camera.analyses.values_list("pk", flat=True)),
-        Region._meta.model_name: set(camera.regions.values_list("pk", flat=True)),
-        Rule._meta.model_name: set(camera.rules.values_list("pk", flat=True)),
+        model._meta.model_name: set(
+            model.objects.filter(camera=camera).values_list("pk", flat=True)
+        )
+        for model in CAMERA_PARTS
     }
     for object_type, object_id in ChangeRecord.objects.filter(
         ever_on_camera, object_type__in=list(part_ids)

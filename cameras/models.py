@@ -11,7 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from monitoring.crypto import EncryptedTextField
+from monitoring.lib.crypto import EncryptedTextField
 
 # Bounds of the numbers people set here (forms, API and admin all check them through the
 # fields' validators): what the product can act on, far inside what the database holds.

@@ -347,13 +347,9 @@ def _analysis_pairs(camera) -> list[tuple[str, str]]:
 
 def _region_points(vendor: str, api: str) -> int | None:
     """The most points a region of ``api`` on ``vendor`` may have, when its spec says."""
-    from monitoring.backends import registry
-    from monitoring.backends.base import Unsupported
+    from cameras import catalog
 
-    try:
-        return registry.api_spec(vendor, api).region_max_points
-    except Unsupported:
-        return None
+    return catalog.current().region_max_points(vendor, api)
 
 
 def limits_for_analyses(pairs: Iterable[tuple[str, str]]) -> dict[str, KindLimits]:

@@ -27,9 +27,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from PIL import Image, UnidentifiedImageError
 
-from cameras import roles
-from cameras.costs import api_label, camera_cost, parse_interval, project, project_analysis
-from cameras.costs import camera_apis as apis_of_vendor
+from cameras import catalog, roles
+from cameras.catalog import api_label, parse_interval
 from cameras.forms import CameraAnalysisForm, CameraForm
 from cameras.history import camera_history, record_change, snapshot
 from cameras.models import Camera, CameraAnalysis, Frame, RegionKind
@@ -66,7 +65,7 @@ def camera_list(request):
     )
     by_site: dict[int, list] = {}
     for camera in cameras:
-        camera.cost = camera_cost(camera)
+        camera.cost = catalog.current().camera_cost(camera)
         camera.frame_url = _frame_url(camera) if camera.has_frame else None
         by_site.setdefault(camera.site_id, []).append(camera)
     sites = [
@@ -148,13 +147,13 @@ def _camera_form_page(request, camera: Camera | None):
             camera.analyses.select_related("account", "region", "pipeline_state").order_by("api")
         )
         for analysis in analyses:
-            analysis.projection = project_analysis(analysis)
+            analysis.projection = catalog.current().project_analysis(analysis)
             analysis.label = api_label(analysis.api)
             analysis.saved_this_month = saved_this_month(analysis)
             analysis.health = analysis_health.health_payload(analysis)
         context.update(
             analyses=analyses,
-            cost=camera_cost(camera),
+            cost=catalog.current().camera_cost(camera),
             history=list(camera_history(camera)[:HISTORY_ON_PAGE]),
             has_frame=camera.frames.exists(),
             frame_url=_frame_url(camera),
@@ -199,7 +198,7 @@ def camera_delete(request, pk: int):
 
 def _account_apis() -> dict[str, list[str]]:
     return {
-        str(pk): apis_of_vendor(vendor)
+        str(pk): catalog.current().camera_apis(vendor)
         for pk, vendor in VendorAccount.objects.values_list("pk", "vendor")
     }
 
@@ -212,13 +211,13 @@ def _initial_projection(form: CameraAnalysisForm):
             account = VendorAccount.objects.get(pk=int(data.get("account", "")))
             api, interval = data.get("api", ""), data.get("interval", "")
         elif form.instance.pk is not None:
-            return project_analysis(form.instance)
+            return catalog.current().project_analysis(form.instance)
         else:
             account = VendorAccount.objects.get(pk=int(form["account"].value() or 0))
             api, interval = form["api"].value(), form["interval"].value()
-        if api not in apis_of_vendor(account.vendor):
+        if api not in catalog.current().camera_apis(account.vendor):
             return None
-        return project(account.vendor, api, interval)
+        return catalog.current().project(account.vendor, api, interval)
     except (ValueError, TypeError, VendorAccount.DoesNotExist):
         return None
 
@@ -316,7 +315,7 @@ def projection(request):
     except (ValueError, VendorAccount.DoesNotExist):
         errors["account"] = _("Choose a vendor account.")
     api = request.GET.get("api", "")
-    if account is not None and api not in apis_of_vendor(account.vendor):
+    if account is not None and api not in catalog.current().camera_apis(account.vendor):
         errors["api"] = _("The account “%(account)s” does not offer %(api)s.") % {
             "account": account.name,
             "api": api or "—",
@@ -327,7 +326,7 @@ def projection(request):
         errors["interval"] = str(error)
     if errors:
         return JsonResponse({"errors": errors}, status=400)
-    return JsonResponse(project(account.vendor, api, interval).as_dict())
+    return JsonResponse(catalog.current().project(account.vendor, api, interval).as_dict())
 
 
 # --------------------------------------------------------------------------- fence editor

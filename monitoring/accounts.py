@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 
 from cameras import roles
 from monitoring import vendor_stops
-from monitoring.crypto import NEEDS_REENTRY_TEXT, needs_reentry
+from monitoring.lib.crypto import NEEDS_REENTRY_TEXT, needs_reentry
 from monitoring.models import SECRET_FIELDS, VendorAccount, editable_accounts, visible_accounts
 
 SECRET_SET_TEXT = _("•••• set")

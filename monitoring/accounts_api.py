@@ -31,7 +31,7 @@ from rest_framework.settings import api_settings
 from cameras import roles
 from monitoring import vendor_stops
 from monitoring.analysis_health import reason_text
-from monitoring.apiutils import Conflict
+from monitoring.lib.apiutils import Conflict
 from monitoring.models import SECRET_FIELDS, VendorAccount, visible_accounts
 
 SHARED_READ_ONLY = _("Shared vendor accounts can be changed by superusers only.")

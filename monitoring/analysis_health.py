@@ -24,9 +24,10 @@ browsers as ``analysis.health`` (``publish_health``, the one producer).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.dispatch import receiver
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
@@ -39,6 +40,9 @@ from monitoring.analysis_models import (
     VendorStop,
 )
 from monitoring.backends.stops import REASON_SCOPES
+
+if TYPE_CHECKING:
+    from alerts.events import AnalysisHealthEvent
 
 DETAIL_LENGTH = 500
 SUCCESS_SEEN_EVERY = timedelta(seconds=5)
@@ -242,6 +246,11 @@ def _apply_stop(analysis, stop: VendorStop, now: datetime) -> bool:
     )
 
 
+@receiver(vendor_stops.holds_changed, dispatch_uid="monitoring.analysis_health.holds_changed")
+def _holds_changed(account_id: int, now: datetime | None = None, **_kwargs) -> None:
+    refresh_account(account_id, now=now)
+
+
 def refresh_account(account_id: int, *, now: datetime | None = None) -> None:
     """After a stop of the account opened or was lifted: every analysis it holds shows
     it; every analysis it held no more waits for its next frame."""
@@ -359,16 +368,15 @@ def _payload(health, reason, since, last_success, code, until, detail, stop) -> 
 def publish_health(analysis, state: AnalysisState | None = None, *, now=None) -> None:
     """``analysis.health``: the analysis' health, with its reason in every language."""
     from alerts import events
-    from alerts.models import EventType
 
-    camera = analysis.camera
     if state is not None:
         analysis.pipeline_state = state
-    payload = analysis_health_payload(analysis, now=now)
-    events.publish(camera.site_id, EventType.ANALYSIS_HEALTH, payload, camera_id=camera.pk)
+    events.publish_analysis_health(
+        analysis.camera.site_id, analysis_health_payload(analysis, now=now)
+    )
 
 
-def analysis_health_payload(analysis, *, now=None) -> dict[str, Any]:
+def analysis_health_payload(analysis, *, now=None) -> AnalysisHealthEvent:
     """The ``analysis.health`` event's payload (see docs/alerts.md)."""
     reasons = {}
     for code, _name in settings.LANGUAGES:

@@ -2,13 +2,13 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 
-def _frame_stored(frame) -> None:
+def _frame_stored(sender, frame, **kwargs) -> None:
     from monitoring.tasks import enqueue_analysis
 
     enqueue_analysis(frame)
 
 
-def _camera_health_changed(camera) -> None:
+def _camera_health_changed(sender, camera, **kwargs) -> None:
     from monitoring.pipeline import on_camera_health
 
     on_camera_health(camera)
@@ -21,13 +21,15 @@ class MonitoringConfig(AppConfig):
     def ready(self) -> None:
         # The capture service stores frames and tracks camera health; the pipeline
         # analyses every stored frame and tells browsers about health changes.
-        from cameras import capture
+        from cameras import signals
 
-        if _frame_stored not in capture.FRAME_HOOKS:
-            capture.FRAME_HOOKS.append(_frame_stored)
-        if _camera_health_changed not in capture.HEALTH_HOOKS:
-            capture.HEALTH_HOOKS.append(_camera_health_changed)
+        signals.frame_stored.connect(_frame_stored, dispatch_uid="monitoring.analyse_frame")
+        signals.camera_health_changed.connect(
+            _camera_health_changed, dispatch_uid="monitoring.camera_status"
+        )
         # The pipeline keeps each camera's setup between frames until it changes.
         from monitoring import camera_setup
 
         camera_setup.connect()
+        # A vendor stop that opens or lifts updates the health of the analyses it holds.
+        from monitoring import analysis_health  # noqa: F401

@@ -17,9 +17,9 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.demo_data import BAIDU_ACCOUNT, CTYUN_ACCOUNT
 from cameras import roles
-from cameras.management.commands.demo import DEMO_USERS
 from cameras.models import Camera, CameraAnalysis, Region, SourceKind
 from monitoring.demo_data import ACCOUNT_NAME as ON_BOX_ACCOUNT
+from monitoring.management.commands.demo import DEMO_USERS
 from monitoring.models import VendorAccount
 
 DEMO_ACCOUNT_NAMES = (ON_BOX_ACCOUNT, BAIDU_ACCOUNT, CTYUN_ACCOUNT)

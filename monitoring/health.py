@@ -37,7 +37,7 @@ def check_redis() -> tuple[str, str]:
         return NOT_CONFIGURED, "REDIS_URL is not set: cache and channels are in-process"
     import redis
 
-    from monitoring.env import parse_redis_url
+    from monitoring.lib.env import parse_redis_url
 
     try:
         client = redis.Redis.from_url(
@@ -56,7 +56,7 @@ def check_worker() -> tuple[str, str]:
     if not settings.REDIS_URL:
         return NOT_CONFIGURED, "no broker: tasks run inside the calling process"
     from monitoring.celery import app
-    from monitoring.env import parse_redis_url
+    from monitoring.lib.env import parse_redis_url
 
     try:
         # A connection of its own, to the broker the settings name now.

@@ -2,7 +2,7 @@
 
 A ``VendorAccount`` holds what a vendor client needs (``client_settings()``) and what
 billing needs to know about the account at the vendor (certification, free quota).
-Credentials are encrypted at rest (``monitoring.crypto``) and never shown back: pages,
+Credentials are encrypted at rest (``monitoring.lib.crypto``) and never shown back: pages,
 the API and the Django admin only say whether each one is set.
 
 An account belongs to one site (its Admins see and change it; that site's cameras may
@@ -26,7 +26,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from monitoring.backends.base import ClientSettings, Timeouts
-from monitoring.crypto import EncryptedTextField, needs_reentry
+from monitoring.lib.crypto import EncryptedTextField, needs_reentry
 
 SECRET_FIELDS = ("api_key", "secret_key", "app_key")
 

@@ -51,13 +51,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from alerts import events, lifecycle
-from alerts.models import UNRESOLVED, Alert, EventType, Rule, RuleState
+from alerts.models import UNRESOLVED, Alert, LiveEvent, Rule, RuleState
 from alerts.rules import Decision, Finding, evaluate, initial_state
 from billing import budgets
+from billing.costs import not_on_cameras
 from billing.metered import metered_call
 from billing.models import Outcome, UsageRecord
 from billing.usage import ledger_request_id
-from cameras.costs import not_on_cameras
 from cameras.models import Camera, CameraAnalysis, Frame, Health, Region, RegionKind
 from cameras.polygons import rescale
 from cameras.storage import read_file
@@ -84,7 +84,7 @@ from monitoring.backends.base import (
     Person,
     RefusedLocally,
 )
-from monitoring.backends.geometry import format_area
+from monitoring.lib.geometry import format_area
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ def analyze_frame(
         _publish_frame(frame, camera, regions, rows, done, problems)
         outcome.published = True
     if availability_changed:
-        publish_camera_status(camera)
+        on_camera_health(camera)
     # Analysed after all, even if taken for abandoned meanwhile: the reason goes.
     FrameRun.objects.filter(pk=run.pk).update(
         status=FrameRunStatus.ANALYZED, reason="", finished_at=timezone.now()
@@ -483,7 +483,7 @@ class MissingRegion(NotRunnable):
 
 
 class NotOnCameras(NotRunnable):
-    """The API is not offered on cameras (``cameras.costs.not_on_cameras``): an analysis
+    """The API is not offered on cameras (``billing.costs.not_on_cameras``): an analysis
     of it made before is reported on every frame, and never called."""
 
     code = "not_on_cameras"
@@ -964,8 +964,7 @@ def _publish_frame(
 ) -> None:
     """``frame.analyzed``: the overlay (events' payload) plus each analysis' status."""
     overlay = [_overlay_result(row, result, frame) for row, result in done]
-    payload = events.frame_analyzed_payload(camera, frame, overlay, problems, regions=regions)
-    payload["analyses"] = [
+    analyses: list[events.AnalysisRun] = [
         {
             "analysis": row.analysis_id,
             "api": row.api,
@@ -975,10 +974,12 @@ def _publish_frame(
         }
         for row in rows
     ]
-    events.publish(camera.site_id, EventType.FRAME_ANALYZED, payload, camera_id=camera.pk)
+    events.publish_frame_analyzed(
+        camera, frame, overlay, problems, regions=regions, analyses=analyses
+    )
 
 
-def analysis_status(camera: Camera | int) -> dict[str, Any]:
+def analysis_status(camera: Camera | int) -> events.AnalysisAvailability:
     """Whether a camera's analyses work, for pages and ``camera.status``, derived from
     their health (``monitoring.analysis_health``): ``{"analysis":
     "available"|"unavailable", "analysis_reason": str, "analyses": [...]}``; an analysis
@@ -1005,31 +1006,10 @@ def analysis_status(camera: Camera | int) -> dict[str, Any]:
     }
 
 
-def publish_camera_status(camera: Camera) -> None:
-    """``camera.status``: the capture health of the camera and whether its analyses
-    are available (``analysis``, ``analysis_reason``, ``analyses``)."""
-    camera.refresh_from_db(fields=["health", "health_reason", "health_changed_at", "last_frame_at"])
-    events.publish(
-        camera.site_id,
-        EventType.CAMERA_STATUS,
-        {
-            "camera": camera.pk,
-            "camera_name": camera.name,
-            "health": camera.health,
-            "reason": camera.health_reason,
-            "changed_at": camera.health_changed_at.isoformat()
-            if camera.health_changed_at
-            else None,
-            "last_frame_at": camera.last_frame_at.isoformat() if camera.last_frame_at else None,
-            **analysis_status(camera),
-        },
-        camera_id=camera.pk,
-    )
-
-
-def on_camera_health(camera: Camera) -> None:
-    """The capture service's health hook: tell the browsers."""
-    publish_camera_status(camera)
+def on_camera_health(camera: Camera) -> LiveEvent:
+    """``camera.status`` to the browsers: the capture service's health changed, or the
+    availability of the camera's analyses did."""
+    return events.publish_camera_status(camera, analysis_status(camera))
 
 
 # ---------------------------------------------------------------- alerts that went quiet

@@ -8,7 +8,7 @@ stands, as the fence rules read it) or the box's centre lies inside the polygon.
 detector runs at most once per frame in a process, whatever the number of analyses.
 
 Skipped frames are counted per analysis and day (``cameras.PrefilterSkips``); the camera
-page shows this month's sum as "calls saved", and ``cameras.costs`` lowers the projected
+page shows this month's sum as "calls saved", and ``billing.costs`` lowers the projected
 calls by the share skipped over the last ``RECENT_DAYS`` days.
 
 When the MoveNet model is not installed the prefilter never skips: the HOG fallback
@@ -30,8 +30,8 @@ from django.utils import timezone
 from cameras.models import CameraAnalysis, Frame, PrefilterSkips, Region
 from cameras.polygons import rescale
 from monitoring.analysis_models import FrameAnalysis
-from monitoring.backends.geometry import point_in_polygon
 from monitoring.backends.images import load_rgb
+from monitoring.lib.geometry import point_in_polygon
 
 logger = logging.getLogger(__name__)
 

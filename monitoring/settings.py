@@ -15,7 +15,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from monitoring.env import (
+from monitoring.lib.env import (
     env_bool,
     env_int,
     env_language,
@@ -59,7 +59,7 @@ SECRET_KEY = _secret_key()
 
 
 def _field_encryption_keys() -> list[str] | None:
-    """Keys of the encrypted fields (monitoring/crypto.py), newest first: the first writes,
+    """Keys of the encrypted fields (monitoring/lib/crypto.py), newest first: the first writes,
     every one reads. Unset, SECRET_KEY is the key (in debug mode the generated
     ``dev-secret-key`` file of the data folder)."""
     keys = env_list("FIELD_ENCRYPTION_KEYS", [])
@@ -245,7 +245,7 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(DATA_DIR / "staticfiles")))
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
 MEDIA_URL = "media/"
 # Frames and evidence: local disk under MEDIA_ROOT, or an S3-compatible bucket when
-# S3_BUCKET is set (monitoring.env.media_storage, docs/configuration.md).
+# S3_BUCKET is set (monitoring.lib.env.media_storage, docs/configuration.md).
 STORAGES = {
     "default": media_storage(),
     "staticfiles": {
@@ -273,7 +273,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": [
-        "monitoring.apiutils.JSONParser",
+        "monitoring.lib.apiutils.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],

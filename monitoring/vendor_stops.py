@@ -17,8 +17,10 @@ A stop ends:
 
 An account-wide stop is told to the account's admins: a line in the log (``ERROR``) and a
 banner on every page of users who configure sites (``account_stops_for``), with the
-account's resume button. Every change of a stop updates the health of the analyses it
-holds and pushes ``analysis.health`` (``monitoring.analysis_health``).
+account's resume button. Every change of a stop sends ``holds_changed`` (a Django
+signal, ``account_id=`` and ``now=``): the gate drops its cached facts
+(``billing.gate``) and the health of the analyses it holds is brought up to date, with
+``analysis.health`` pushed (``monitoring.analysis_health``). This module imports neither.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.dispatch import Signal
 from django.utils import timezone
 
 from monitoring.analysis_models import VendorStop
@@ -35,6 +38,9 @@ from monitoring.backends.base import BackendError
 from monitoring.backends.stops import SCOPE_ACCOUNT, StopRule, stop_rule
 
 logger = logging.getLogger(__name__)
+
+# Sent after a stop of an account opened or was lifted, or an analysis was resumed.
+holds_changed = Signal()
 
 LIFTED_BY_TIME = "time"
 LIFTED_BY_RESUME = "resume"
@@ -165,9 +171,7 @@ def resume_analysis(analysis, *, user=None, now=None) -> int:
     AnalysisState.objects.filter(analysis_id=analysis.pk).update(retry_at=None)
     lifted = resume(analysis.account_id, api=analysis.api, user=user, now=now)
     if not lifted:
-        from monitoring import analysis_health
-
-        analysis_health.refresh_account(analysis.account_id, now=now)
+        holds_changed.send(sender=VendorStop, account_id=analysis.account_id, now=now)
     return lifted
 
 
@@ -211,10 +215,5 @@ def account_stops_for(user, *, now: datetime | None = None) -> list[VendorStop]:
 
 
 def _changed(account_id: int, now: datetime) -> None:
-    """Drop the gate's cached facts and bring the analyses' health up to date."""
-    from billing import gate
-    from monitoring import analysis_health
-
-    gate.forget(account_id)
-    transaction.on_commit(lambda: gate.forget(account_id))
-    analysis_health.refresh_account(account_id, now=now)
+    """Tell the gate and the analyses' health (``holds_changed``)."""
+    holds_changed.send(sender=VendorStop, account_id=account_id, now=now)

@@ -100,6 +100,6 @@ class S3Server:
         }
 
     def settings(self, bucket: str) -> dict:
-        from monitoring.env import media_storage
+        from monitoring.lib.env import media_storage
 
         return media_storage(self.environment(bucket))

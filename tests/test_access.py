@@ -7,7 +7,8 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from alerts.consumers import CLOSE_UNAUTHENTICATED, site_group
+from alerts.consumers import CLOSE_UNAUTHENTICATED
+from alerts.events import site_group
 from cameras import roles
 from monitoring.asgi import application
 

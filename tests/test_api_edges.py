@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from cameras import roles
 from cameras.models import Site
-from monitoring.apiutils import parse_id
+from monitoring.lib.apiutils import parse_id
 from monitoring.models import VendorAccount
 
 

@@ -33,8 +33,8 @@ from schemathesis.checks import not_a_server_error
 
 from alerts.models import Alert, Rule
 from cameras import roles
-from cameras.management.commands.demo import DEMO_SITE
 from cameras.models import Site
+from monitoring.management.commands.demo import DEMO_SITE
 from monitoring.models import VendorAccount
 from monitoring.wsgi import application
 

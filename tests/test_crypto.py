@@ -9,7 +9,7 @@ from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.db import connection
 from django.test import override_settings
 
-from monitoring.crypto import (
+from monitoring.lib.crypto import (
     FieldDecryptionError,
     decrypt,
     derive_fernet_key,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from monitoring.env import (
+from monitoring.lib.env import (
     env_bool,
     env_int,
     env_language,

@@ -23,8 +23,8 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from billing.costs import camera_apis
 from billing.pricing import SHANGHAI
-from cameras.costs import camera_apis
 from cameras.sources.demo import SCENES
 from monitoring.backends import registry
 from tests.test_demo import free_port

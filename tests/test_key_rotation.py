@@ -18,7 +18,7 @@ from django.test import Client, override_settings
 
 from cameras import roles
 from cameras.models import Camera
-from monitoring.crypto import derive_fernet_key, needs_reentry
+from monitoring.lib.crypto import derive_fernet_key, needs_reentry
 from monitoring.models import VendorAccount
 
 ROOT = Path(__file__).resolve().parent.parent

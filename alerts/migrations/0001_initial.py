@@ -4,7 +4,7 @@ import alerts.models
 import django.core.validators
 import django.db.models.deletion
 import django.db.models.functions.comparison
-import monitoring.crypto
+import monitoring.lib.crypto
 from django.conf import settings
 from django.db import migrations, models
 
@@ -127,7 +127,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=200, verbose_name='name')),
                 ('url', models.URLField(max_length=1000, verbose_name='URL')),
-                ('secret', monitoring.crypto.EncryptedTextField(help_text='Signs every delivery (HMAC-SHA256). Stored encrypted, never shown again.', verbose_name='secret')),
+                ('secret', monitoring.lib.crypto.EncryptedTextField(help_text='Signs every delivery (HMAC-SHA256). Stored encrypted, never shown again.', verbose_name='secret')),
                 ('enabled', models.BooleanField(default=True, verbose_name='enabled')),
                 ('event_types', models.JSONField(default=alerts.models.default_webhook_events, help_text='Which alert events are sent.', validators=[alerts.models.validate_webhook_events], verbose_name='events')),
                 ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),

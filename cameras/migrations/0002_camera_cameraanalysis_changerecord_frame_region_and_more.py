@@ -3,7 +3,7 @@
 import cameras.models
 import django.core.validators
 import django.db.models.deletion
-import monitoring.crypto
+import monitoring.lib.crypto
 from django.conf import settings
 from django.db import migrations, models
 
@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
                 ('source_kind', models.CharField(choices=[('http', 'HTTP(S) snapshot URL'), ('rtsp', 'RTSP stream'), ('file', 'Video file or image folder (looped)'), ('demo', 'Demo scene (rendered on this machine)')], max_length=10, verbose_name='source')),
                 ('source_url', models.CharField(max_length=1000, verbose_name='address')),
                 ('username', models.CharField(blank=True, max_length=200, verbose_name='user name')),
-                ('password', monitoring.crypto.EncryptedTextField(blank=True, default='', verbose_name='password')),
+                ('password', monitoring.lib.crypto.EncryptedTextField(blank=True, default='', verbose_name='password')),
                 ('sample_interval', models.FloatField(default=5.0, help_text='Seconds between two frames taken for analysis.', validators=[django.core.validators.MinValueValidator(0.2), django.core.validators.MaxValueValidator(86400)], verbose_name='sampling interval (s)')),
                 ('enabled', models.BooleanField(default=True, verbose_name='enabled')),
                 ('width', models.PositiveIntegerField(blank=True, null=True, verbose_name='width')),

@@ -33,9 +33,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from monitoring.backends.geometry import point_in_polygon
+from monitoring.lib.geometry import point_in_polygon
 
-from . import Source, SourceError, SourceSettings
+from .base import Source, SourceError, SourceSettings
 
 WIDTH, HEIGHT = 1280, 720
 SUPERSAMPLE = 3  # figures are drawn this much larger, then scaled down (smooth edges)

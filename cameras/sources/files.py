@@ -26,7 +26,7 @@ import av.error
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from . import Source, SourceError, SourceSettings, as_jpeg, encode_jpeg
+from .base import Source, SourceError, SourceSettings, as_jpeg, encode_jpeg
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 # Further ahead than this, a seek is cheaper than decoding the frames in between.

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 from django.conf import settings as django_settings
 
-from . import Source, SourceError, SourceSettings, as_jpeg
+from .base import Source, SourceError, SourceSettings, as_jpeg
 
 CONNECT_TIMEOUT = 5.0
 

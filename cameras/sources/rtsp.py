@@ -41,7 +41,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import av
 import av.error
 
-from . import Source, SourceError, SourceSettings, encode_jpeg
+from .base import Source, SourceError, SourceSettings, encode_jpeg
 
 logger = logging.getLogger(__name__)
 

@@ -34,6 +34,8 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
+from monitoring.lib.geometry import Polygon, is_point, parse_area
+
 from .base import (
     PER_CALL,
     AnalysisResult,
@@ -65,7 +67,6 @@ from .base import (
     call_with_retries,
     is_replay,
 )
-from .geometry import Polygon, is_point, parse_area
 from .images import BAIDU, PreparedImage, prepare_image
 
 __all__ = [

@@ -58,8 +58,8 @@ from monitoring.backends.base import (
     call_with_retries,
     is_replay,
 )
-from monitoring.backends.geometry import is_point, parse_area
 from monitoring.backends.images import ImageLimits, PreparedImage, decode_image, prepare_image
+from monitoring.lib.geometry import is_point, parse_area
 
 VENDOR = "baidu_private"
 CLASSIFY_PATH = "/GeneralClassifyService/classify"

@@ -31,6 +31,8 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from monitoring.lib.geometry import Polygon, parse_area, point_in_polygon
+
 from .base import (
     ON_BOX,
     AnalysisResult,
@@ -39,12 +41,12 @@ from .base import (
     BadRequest,
     Box,
     InvalidImage,
-    Keypoint,
     Person,
     Unsupported,
     VendorTraits,
 )
-from .geometry import Polygon, parse_area, point_in_polygon
+from .detection import Detection
+from .detection import clip_box as _clip
 from .images import load_rgb
 
 VENDOR = "local"
@@ -62,32 +64,6 @@ TRACKING_MIN_POINTS = 4
 
 
 # ---------------------------------------------------------------- detection
-
-
-@dataclass(frozen=True)
-class Detection:
-    """One person candidate in pixels of the image analysed."""
-
-    box: Box
-    score: float
-    cue: str  # "movenet", "hog", "face" or "motion"
-    strength: float  # the cue's own measure: SVM margin, cascade neighbours, blob area
-    face: Box | None = None  # the face a "face" person was inferred from
-    keypoints: tuple[Keypoint, ...] = ()  # "movenet": 17 COCO body points
-    posture: str | None = None  # "movenet": "upright", "down" or "unknown"
-
-    def as_dict(self) -> dict[str, Any]:
-        found: dict[str, Any] = {
-            "box": {key: round(value, 1) for key, value in self.box.as_dict().items()},
-            "score": round(self.score, 4),
-            "cue": self.cue,
-            "strength": round(self.strength, 4),
-        }
-        if self.face is not None:
-            found["face"] = {key: round(value, 1) for key, value in self.face.as_dict().items()}
-        if self.posture is not None:
-            found["posture"] = self.posture
-        return found
 
 
 class Detector(Protocol):
@@ -279,12 +255,6 @@ def _in_upper_half(point: tuple[float, float], box: Box) -> bool:
     return box.left <= x <= box.right and box.top <= y <= box.top + box.height / 2
 
 
-def _clip(box: Box, width: float, height: float) -> Box:
-    left, top = max(0.0, box.left), max(0.0, box.top)
-    right, bottom = min(float(width), box.right), min(float(height), box.bottom)
-    return Box.from_corners(left, top, max(left, right), max(top, bottom))
-
-
 def _rescale(detection: Detection, factor: float, width: int, height: int) -> Detection:
     def scaled(box: Box) -> Box:
         return Box(box.left * factor, box.top * factor, box.width * factor, box.height * factor)
@@ -299,12 +269,23 @@ def _rescale(detection: Detection, factor: float, width: int, height: int) -> De
     )
 
 
+_hog: PersonDetector | None = None
+_hog_lock = threading.Lock()
+
+
 def default_detector() -> Detector:
     """The process-wide detector, built on first use: MoveNet when its model is
-    installed, else this module's HOG + face detector."""
+    installed (``onbox.detector.best_detector``), else this module's HOG + face detector."""
     from .onbox.detector import best_detector
 
-    return best_detector()
+    global _hog
+    movenet = best_detector()
+    if movenet is not None:
+        return movenet
+    with _hog_lock:
+        if _hog is None:
+            _hog = PersonDetector()
+        return _hog
 
 
 # ---------------------------------------------------------------- tracking

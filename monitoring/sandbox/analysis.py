@@ -17,7 +17,7 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from monitoring.backends.base import AnalysisResult, Box, Unsupported
-from monitoring.fonts import drawing_font
+from monitoring.lib.fonts import drawing_font
 
 logger = logging.getLogger(__name__)
 

@@ -15,12 +15,13 @@ from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.utils import timezone
 
 from alerts import events
-from alerts.consumers import LiveConsumer, live_message, site_group
+from alerts.consumers import LiveConsumer
+from alerts.events import live_message, site_group
 from alerts.lifecycle import apply_decision
 from alerts.models import Alert, LiveEvent
 from alerts.rules import Finding
 from cameras import roles
-from monitoring.env import parse_redis_url
+from monitoring.lib.env import parse_redis_url
 
 from .conftest import INTRUDER, at, decision, results
 
@@ -46,20 +47,35 @@ async def received_ids(communicator, count: int) -> list[int]:
     return [(await communicator.receive_json_from(timeout=3))["id"] for _ in range(count)]
 
 
-async def test_published_events_reach_only_the_browsers_of_their_site(make_user, site_a, site_b):
+@database_sync_to_async
+def camera_goes_offline(camera) -> int:
+    """The capture service's health change, published by the one ``camera.status``
+    producer."""
+    from monitoring.pipeline import on_camera_health
+
+    camera.health, camera.health_reason = "offline", "connection refused"
+    camera.save(update_fields=["health", "health_reason"])
+    return on_camera_health(camera).pk
+
+
+async def test_published_events_reach_only_the_browsers_of_their_site(
+    make_user, site_a, site_b, camera
+):
     user_a = await database_sync_to_async(make_user)(roles.OPERATOR, site_a)
     user_b = await database_sync_to_async(make_user)(roles.OPERATOR, site_b)
     socket_a, socket_b = await open_socket(user_a), await open_socket(user_b)
 
-    event_id = await publish(site_a, "camera.status", camera=5, health="offline")
+    event_id = await camera_goes_offline(camera)
 
     message = await socket_a.receive_json_from(timeout=3)
     assert message["id"] == event_id
-    assert (message["type"], message["site"], message["health"]) == (
+    assert (message["type"], message["site"], message["camera"], message["health"]) == (
         "camera.status",
         site_a.pk,
+        camera.pk,
         "offline",
     )
+    assert message["analysis"] == "available"
     assert await socket_b.receive_nothing(timeout=0.5)
     await socket_a.disconnect()
     await socket_b.disconnect()

@@ -150,15 +150,24 @@ def test_frame_analyzed_carries_boxes_regions_in_frame_pixels_and_what_is_wrong(
 
 
 def test_camera_status_says_the_health_and_why(camera):
-    camera.health, camera.health_reason = "offline", "connection refused"
+    from monitoring.pipeline import on_camera_health
 
-    message = events.publish_camera_status(camera).as_message()
+    camera.health, camera.health_reason = "offline", "connection refused"
+    camera.save(update_fields=["health", "health_reason"])
+
+    # The capture service's hook publishes through the one producer of camera.status.
+    message = on_camera_health(camera).as_message()
 
     assert message["type"] == "camera.status"
     assert (message["camera"], message["health"], message["reason"]) == (
         camera.pk,
         "offline",
         "connection refused",
+    )
+    assert (message["analysis"], message["analysis_reason"], message["analyses"]) == (
+        "available",
+        "",
+        [],
     )
 
 
@@ -251,7 +260,6 @@ def test_prune_drops_overlays_after_an_hour_and_the_rest_after_the_window(site_a
 
 
 def test_a_frame_analyzed_event_carries_the_persons_keypoints_for_the_overlay(camera, make_frame):
-    from alerts.events import frame_analyzed_payload
     from monitoring.backends.base import Keypoint
 
     person = Person(
@@ -260,7 +268,7 @@ def test_a_frame_analyzed_event_carries_the_persons_keypoints_for_the_overlay(ca
         keypoints=[Keypoint("nose", 25.0, 25.0, 0.8), Keypoint("left_ankle", 20.0, 78.0, 0.4)],
     )
     result = AnalysisResult(vendor="baidu", api="body_analysis", persons=[person])
-    payload = frame_analyzed_payload(camera, make_frame(camera), [result])
+    payload = events.publish_frame_analyzed(camera, make_frame(camera), [result]).payload
     keypoints = payload["persons"][0]["keypoints"]
     assert keypoints[0] == {"name": "nose", "x": 25.0, "y": 25.0, "score": 0.8}
     assert [point["name"] for point in keypoints] == ["nose", "left_ankle"]

@@ -9,7 +9,7 @@ import io
 from PIL import Image, ImageChops, ImageDraw
 
 from alerts.evidence import OverlayRegion, render_overlay
-from monitoring.fonts import drawing_font, font_path
+from monitoring.lib.fonts import drawing_font, font_path
 
 
 def glyph_mask(character: str) -> Image.Image:

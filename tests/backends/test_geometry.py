@@ -1,4 +1,4 @@
-"""Area strings and point-in-polygon (monitoring/backends/geometry.py)."""
+"""Area strings and point-in-polygon (monitoring/lib/geometry.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from monitoring.backends.geometry import format_area, parse_area, point_in_polygon
+from monitoring.lib.geometry import format_area, parse_area, point_in_polygon
 
 coordinate = st.integers(min_value=-2000, max_value=2000)
 point = st.tuples(coordinate, coordinate)

@@ -134,7 +134,7 @@ def test_threads_sharing_the_in_process_limiter_never_get_more_than_n_in_a_secon
 @needs_redis
 def test_threads_sharing_the_redis_limiter_never_get_more_than_n_in_a_second():
     # given two limiters on one Redis server (two workers), 4 threads each, limit 5
-    from monitoring.env import parse_redis_url
+    from monitoring.lib.env import parse_redis_url
 
     url = parse_redis_url(REDIS_URL).redis
     key = f"test-{time.time_ns()}"
@@ -170,7 +170,7 @@ def _hammer_two(first: RedisLimiter, second: RedisLimiter, key: str) -> list[flo
 
 @needs_redis
 def test_the_redis_limiter_says_how_long_until_a_slot_frees():
-    from monitoring.env import parse_redis_url
+    from monitoring.lib.env import parse_redis_url
 
     rate = RedisLimiter(parse_redis_url(REDIS_URL).redis)
     key = f"test-{time.time_ns()}"

@@ -23,7 +23,7 @@ from django.utils import timezone
 from PIL import Image
 
 import cameras
-from cameras import capture
+from cameras import signals
 from cameras.capture import (
     CameraPlan,
     CameraWorker,
@@ -65,6 +65,20 @@ def media_root(tmp_path, settings):
 @pytest.fixture
 def site(db):
     return Site.objects.create(name="Capture site")
+
+
+@pytest.fixture
+def receive():
+    """Connect a receiver to a ``cameras.signals`` signal for this test only."""
+    connected = []
+
+    def connect(signal_, receiver) -> None:
+        signal_.connect(receiver, weak=False)
+        connected.append((signal_, receiver))
+
+    yield connect
+    for signal_, receiver in connected:
+        signal_.disconnect(receiver)
 
 
 def make_camera(site, name, kind="demo", url="demo://site-gate", **extra) -> Camera:
@@ -275,10 +289,10 @@ def test_a_camera_with_no_frame_for_three_intervals_goes_offline():
     assert (silent.health, silent.reason) == (Health.OFFLINE, "no frame for 16 s")
 
 
-def test_health_changes_are_written_once_and_broadcast_once(site, monkeypatch):
+def test_health_changes_are_written_once_and_broadcast_once(site, receive):
     camera = make_camera(site, "Flaky", url="fail:HTTP 500 Internal Server Error")
     seen = []
-    monkeypatch.setattr(capture, "HEALTH_HOOKS", [lambda changed: seen.append(changed.health)])
+    receive(signals.camera_health_changed, lambda camera, **kw: seen.append(camera.health))
     service = CaptureService(opener=FakeOpener())
 
     for _ in range(3):
@@ -302,10 +316,10 @@ def test_health_changes_are_written_once_and_broadcast_once(site, monkeypatch):
 # ---------------------------------------------------------------- hooks and storage
 
 
-def test_each_stored_frame_is_handed_to_the_frame_hooks(site, monkeypatch):
+def test_each_stored_frame_is_announced_to_the_frame_stored_receivers(site, receive):
     camera = make_camera(site, "Hooked", url="ok")
     handed = []
-    monkeypatch.setattr(capture, "FRAME_HOOKS", [handed.append])
+    receive(signals.frame_stored, lambda frame, **kw: handed.append(frame))
     service = CaptureService(opener=FakeOpener())
 
     frame = service.handle(Grab(camera.pk, 0, timezone.now(), jpeg=jpeg()))
@@ -314,15 +328,16 @@ def test_each_stored_frame_is_handed_to_the_frame_hooks(site, monkeypatch):
     assert isinstance(frame, Frame) and frame.pk
 
 
-def test_a_failing_hook_does_not_stop_capture(site, monkeypatch):
+def test_a_failing_receiver_does_not_stop_capture(site, receive):
     camera = make_camera(site, "Hooked", url="ok")
     handed = []
 
-    def broken(frame):
+    def broken(**kw):
         raise RuntimeError("queue down")
 
-    monkeypatch.setattr(capture, "FRAME_HOOKS", [broken, handed.append])
-    monkeypatch.setattr(capture, "HEALTH_HOOKS", [lambda camera: 1 / 0])
+    receive(signals.frame_stored, broken)
+    receive(signals.frame_stored, lambda frame, **kw: handed.append(frame))
+    receive(signals.camera_health_changed, lambda **kw: 1 / 0)
     service = CaptureService(opener=FakeOpener())
 
     frame = service.handle(Grab(camera.pk, 0, timezone.now(), jpeg=jpeg()))

@@ -67,7 +67,7 @@ def evidence_of(camera, name="alert-1.jpg") -> str:
 
 
 def test_the_s3_settings_come_from_the_environment():
-    from monitoring.env import media_storage
+    from monitoring.lib.env import media_storage
 
     assert media_storage({})["BACKEND"] == "django.core.files.storage.FileSystemStorage"
     chosen = media_storage(

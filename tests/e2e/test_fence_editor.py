@@ -13,9 +13,9 @@ from django.core.management import call_command
 from django.utils import timezone, translation
 from PIL import Image, ImageDraw
 
-from cameras.management.commands.demo import DEMO_SITE
 from cameras.models import Camera, CameraAnalysis, Frame, Region, Site, SourceKind
 from cameras.polygons import limits_for_camera, region_errors
+from monitoring.management.commands.demo import DEMO_SITE
 from monitoring.models import Vendor, VendorAccount
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import login

@@ -21,9 +21,9 @@ from alerts.models import Alert, Rule
 from billing.demo_data import BAIDU_ACCOUNT
 from cameras.demo_data import DEMO_CAMERAS
 from cameras.frames import store_frame
-from cameras.management.commands.demo import DEMO_SITE
 from cameras.models import Camera, Site
 from cameras.sources.demo import get_scene
+from monitoring.management.commands.demo import DEMO_SITE
 from monitoring.models import VendorAccount
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import DEFAULT_TIMEOUT_MS, login

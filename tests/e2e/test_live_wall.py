@@ -28,11 +28,11 @@ from alerts.rules import evaluate, initial_state
 from cameras import roles
 from cameras.demo_data import DEMO_CAMERAS, FENCE_NAME, add_demo_cameras
 from cameras.frames import store_frame
-from cameras.management.commands.demo import DEMO_SITE
 from cameras.models import Camera, CameraAnalysis, Site
 from cameras.sources.demo import get_scene
 from monitoring import analysis_health
 from monitoring.backends.base import AnalysisResult, Box, Keypoint, Person
+from monitoring.management.commands.demo import DEMO_SITE
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import DEFAULT_TIMEOUT_MS, login
 
@@ -193,7 +193,9 @@ def publish_camera_status(camera_id: int) -> int:
     camera.health, camera.health_reason = "online", ""
     camera.health_changed_at = timezone.now() - timedelta(minutes=5)
     camera.save()
-    return events.publish_camera_status(camera).pk
+    from monitoring.pipeline import on_camera_health
+
+    return on_camera_health(camera).pk
 
 
 def open_live_wall(page, base_url: str, username: str) -> None:

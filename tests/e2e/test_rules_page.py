@@ -13,8 +13,8 @@ from django.core.management import call_command
 
 from alerts.models import Rule
 from cameras.demo_data import DEMO_CAMERAS, FENCE_NAME, add_demo_cameras
-from cameras.management.commands.demo import DEMO_SITE
 from cameras.models import Camera, Site
+from monitoring.management.commands.demo import DEMO_SITE
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import login
 

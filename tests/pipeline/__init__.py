@@ -16,7 +16,7 @@ from alerts.models import Rule
 from cameras.frames import store_frame
 from cameras.models import Camera, CameraAnalysis, Frame, Region, RegionKind, Site, SourceKind
 from monitoring.backends.base import AnalysisResult, Box, Person
-from monitoring.backends.geometry import parse_area, point_in_polygon
+from monitoring.lib.geometry import parse_area, point_in_polygon
 from monitoring.models import VendorAccount
 from monitoring.pipeline import result_from_dict
 

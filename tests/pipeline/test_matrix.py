@@ -18,9 +18,9 @@ from django.core.signals import request_started
 from django.utils import timezone
 
 from alerts.models import Rule
+from billing.costs import vendor_apis
 from billing.metered import close_backends
 from billing.models import Outcome, UsageRecord
-from cameras.costs import vendor_apis
 from cameras.forms import CameraAnalysisForm, _api_choices
 from cameras.frames import store_frame
 from cameras.models import Camera, PrivacyMask, Region, RegionKind, Site, SourceKind

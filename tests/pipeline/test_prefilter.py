@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
+from billing.costs import calls_per_month, project_analysis
 from billing.metered import close_backends
 from billing.models import UsageRecord
-from cameras.costs import calls_per_month, project_analysis
 from cameras.frames import store_frame
 from cameras.models import CameraAnalysis, PrefilterSkips
 from monitoring import pipeline, prefilter

@@ -14,7 +14,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from alerts.models import Alert, AlertStatus, EventType, LiveEvent
 from billing.metered import close_backends
-from cameras import capture
+from cameras import signals
 from cameras.capture import CaptureService, Grab
 from cameras.frames import store_frame
 from monitoring import pipeline, tasks
@@ -62,8 +62,11 @@ def queued(monkeypatch):
 
 
 def test_given_the_app_is_ready_then_the_pipeline_listens_to_stored_frames_and_camera_health():
-    assert any(hook.__module__ == "monitoring.apps" for hook in capture.FRAME_HOOKS)
-    assert any(hook.__module__ == "monitoring.apps" for hook in capture.HEALTH_HOOKS)
+    def uids(signal) -> set:
+        return {entry[0][0] for entry in signal.receivers}  # (dispatch_uid, sender) keys
+
+    assert "monitoring.analyse_frame" in uids(signals.frame_stored)
+    assert "monitoring.camera_status" in uids(signals.camera_health_changed)
 
 
 def test_given_capture_stores_a_frame_when_it_commits_then_its_analysis_is_queued(
@@ -98,8 +101,7 @@ def test_given_a_camera_whose_health_changes_then_browsers_get_its_health_and_an
     camera.health, camera.health_reason = "offline", "no frame for 9 s"
     camera.save()
 
-    for hook in capture.HEALTH_HOOKS:
-        hook(camera)
+    signals.camera_health_changed.send(sender=type(camera), camera=camera)
 
     event = LiveEvent.objects.get(type=EventType.CAMERA_STATUS)
     assert event.payload["health"] == "offline" and event.payload["reason"] == "no frame for 9 s"

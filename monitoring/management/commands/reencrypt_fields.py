@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from monitoring.crypto import encrypted_fields, reencrypt
+from monitoring.lib.crypto import encrypted_fields, reencrypt
 
 
 class Command(BaseCommand):

@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
+from billing.costs import calls_per_month, camera_cost, current_plan, project
 from billing.pricing import DEFAULT_PLANS, PackageSpec
 from cameras import roles
-from cameras.costs import calls_per_month, camera_cost, current_plan, project
 from tests.cameras import AnalysisFactory, BaiduAccountFactory, CameraFactory, LocalAccountFactory
 
 CTYUN = DEFAULT_PLANS["ctyun"]

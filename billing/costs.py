@@ -1,5 +1,6 @@
 """What a camera's analyses will cost: projected calls and CNY per month, which APIs each
-kind of vendor account offers, and which of them run on cameras (``camera_apis``).
+kind of vendor account offers, and which of them run on cameras (``camera_apis``). This
+module is the catalog ``cameras.catalog`` asks (installed in ``billing.apps``).
 
 The projection is a planning aid for one analysis on its own, not a bill:
 
@@ -27,24 +28,34 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing import pricing
-from cameras.models import AnalysisKind
+from cameras.catalog import SECONDS_PER_DAY, parse_interval
 from monitoring.backends import registry
 from monitoring.backends.base import LICENCE, ON_BOX, Unsupported
 
-SECONDS_PER_DAY = 86_400
 DAYS_PER_MONTH = 30
 SECONDS_PER_MONTH = DAYS_PER_MONTH * SECONDS_PER_DAY
-MIN_INTERVAL = Decimal("0.2")
-MAX_INTERVAL = Decimal(SECONDS_PER_DAY)
 CURRENCY = "CNY"
 ZERO = Decimal("0.00")
+
+
+def vendors() -> list[str]:
+    """Every vendor an account can be of."""
+    return list(registry.VENDORS)
+
+
+def region_max_points(vendor: str, api: str) -> int | None:
+    """The most points a region of ``api`` on ``vendor`` may have, when its spec says."""
+    try:
+        return registry.api_spec(vendor, api).region_max_points
+    except Unsupported:
+        return None
 
 
 def vendor_apis(vendor: str) -> list[str]:
@@ -93,29 +104,6 @@ def camera_apis(vendor: str) -> list[str]:
     """The APIs an account of ``vendor`` can run on a camera: what it offers, less those
     ``not_on_cameras``."""
     return [api for api in vendor_apis(vendor) if not_on_cameras(api) is None]
-
-
-def api_label(api: str) -> str:
-    """A person's name for an API: the analysis kind's label where there is one."""
-    try:
-        return f"{AnalysisKind(api).label} ({api})"
-    except ValueError:
-        return api
-
-
-def parse_interval(value) -> Decimal:
-    """Seconds between two analysed frames, as an exact ``Decimal``; ``ValueError`` with a
-    reason for a person when it is not a number from 0.2 to 86,400."""
-    try:
-        interval = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise ValueError(_("Give the interval in seconds, like 10 or 0.5.")) from None
-    if not interval.is_finite() or not MIN_INTERVAL <= interval <= MAX_INTERVAL:
-        raise ValueError(
-            _("The interval must be between %(low)s and %(high)s seconds.")
-            % {"low": MIN_INTERVAL, "high": f"{SECONDS_PER_DAY:,}"}
-        )
-    return interval
 
 
 def calls_per_month(interval) -> int:

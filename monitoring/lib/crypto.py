@@ -39,7 +39,7 @@ from django.utils.translation import gettext_lazy as _
 logger = logging.getLogger(__name__)
 
 KDF_SALT = b"site-safety-dashboard field encryption salt v1"
-KDF_INFO = b"monitoring.crypto.EncryptedTextField Fernet key"
+KDF_INFO = b"monitoring.lib.crypto.EncryptedTextField Fernet key"
 
 
 class FieldDecryptionError(Exception):

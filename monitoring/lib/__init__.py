@@ -1,0 +1,1 @@
+"""Neutral helpers every room may import: no models of the domain apps."""
