@@ -17,6 +17,7 @@ from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
+from alerts.body_rules import GESTURE_CLASSES
 from alerts.rules import DRIVER_BEHAVIOURS, RULE_KINDS, RuleConfig
 from monitoring.crypto import EncryptedTextField
 
@@ -151,6 +152,9 @@ KIND_PARAMS: dict[str, dict] = {
         "iou": _number(above=0.0, high=1.0),
         "forget_after_seconds": _number(above=0.0),
     },
+    "hand_in_danger": {},
+    "help_gesture": {"gestures": _names(GESTURE_CLASSES)},
+    "person_down": {},
 }
 REQUIRED_PARAMS = {
     "workwear_colour": ("allowed_colours",),
