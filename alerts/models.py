@@ -34,7 +34,25 @@ class Severity(models.TextChoices):
     CRITICAL = "critical", _("critical")
 
 
-RULE_KIND_CHOICES = [(kind, kind.replace("_", " ")) for kind in RULE_KINDS]
+RULE_KIND_LABELS = {
+    "fence_intrusion": _("fence intrusion"),
+    "no_helmet": _("no helmet"),
+    "workwear_colour": _("workwear colour"),
+    "crowd": _("crowd"),
+    "occupancy": _("occupancy"),
+    "flow": _("flow"),
+    "fall": _("fall"),
+    "fight": _("fight"),
+    "smoking": _("smoking"),
+    "phone": _("phone"),
+    "no_mask": _("no mask"),
+    "driver_behaviour": _("driver behaviour"),
+    "loitering": _("loitering"),
+    "hand_in_danger": _("hand in danger"),
+    "help_gesture": _("help gesture"),
+    "person_down": _("person down"),
+}
+RULE_KIND_CHOICES = [(kind, RULE_KIND_LABELS[kind]) for kind in RULE_KINDS]
 
 
 def validate_weekdays(value) -> None:
