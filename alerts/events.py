@@ -333,6 +333,11 @@ def finding_payload(finding) -> dict[str, Any]:
         "score": round(float(finding.score), 3),
         "box": _box(finding.box),
         "track_id": finding.track_id,
+        **(
+            {"points": [[round(x, 1), round(y, 1)] for x, y in finding.points]}
+            if getattr(finding, "points", ())
+            else {}
+        ),
     }
 
 

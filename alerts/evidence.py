@@ -1,7 +1,8 @@
 """Evidence pictures: a frame with what the analysis saw drawn on it.
 
 Region polygons in their kind's colour, person and object boxes with label and score,
-and the boxes that broke the rule in red, with a caption saying what is wrong. Plain
+the boxes that broke the rule in red, the keypoints behind a finding (a hand in a danger
+zone) as red dots, with a caption saying what is wrong. Plain
 Pillow, JPEG out; nothing here touches the database except ``render_for_frame`` reading
 the stored frame (and where its people are, for the camera's privacy mask).
 """
@@ -63,11 +64,13 @@ def render_overlay(
     *,
     regions: Iterable[OverlayRegion] = (),
     boxes: Iterable[OverlayBox] = (),
+    dots: Iterable[Sequence[float]] = (),
     caption: str = "",
     quality: int = 85,
 ) -> bytes:
-    """``image`` (JPEG/PNG bytes or a Pillow image) with regions, boxes and caption
-    drawn on it, as JPEG bytes of the same size. Coordinates are pixels of ``image``."""
+    """``image`` (JPEG/PNG bytes or a Pillow image) with regions, boxes, dots (keypoints)
+    and caption drawn on it, as JPEG bytes of the same size. Coordinates are pixels of
+    ``image``."""
     if isinstance(image, bytes | bytearray):
         picture = Image.open(io.BytesIO(image))
         picture.load()
@@ -113,6 +116,16 @@ def render_overlay(
                 fill=colour,
             )
             draw.text((left + line, text_top + line - text_box[1]), text, fill="white", font=font)
+
+    radius = 2 * line
+    for x, y in dots:
+        x, y = float(x), float(y)
+        draw.ellipse(
+            (x - radius, y - radius, x + radius, y + radius),
+            fill=_hex(OFFENDING_COLOUR),
+            outline="white",
+            width=max(1, line // 2),
+        )
 
     if caption:
         text_box = draw.textbbox((0, 0), caption, font=font)
@@ -215,6 +228,15 @@ def overlay_boxes(
     return boxes + extra
 
 
+def overlay_points(findings: Iterable[Any]) -> list[tuple[float, float]]:
+    """The keypoints behind the findings (``Finding.points`` or their JSON form)."""
+    return [
+        (float(x), float(y))
+        for finding in findings
+        for x, y in (_value(finding, "points", ()) or ())
+    ]
+
+
 def overlay_regions(regions: Iterable[Any], frame_size: tuple[int, int]) -> list[OverlayRegion]:
     """Regions (``cameras.Region``) with their points in pixels of ``frame_size``."""
     return [
@@ -240,9 +262,11 @@ def render_for_frame(
     with people masked as its camera says (``monitoring.privacy``) unless ``unmasked``."""
     size = (frame.width, frame.height)
     data = served_frame(frame, unmasked=unmasked)
+    findings = list(findings)
     return render_overlay(
         data,
         regions=overlay_regions(regions, size),
         boxes=overlay_boxes(results, findings, size),
+        dots=overlay_points(findings),
         caption=caption,
     )

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext_lazy as _
 
+from alerts.body_rules import GESTURE_CLASSES
 from alerts.models import (
     COMMON_PARAMS,
     KIND_PARAMS,
@@ -208,6 +209,11 @@ PARAM_INPUTS: dict[str, tuple[str, str, str]] = {
         _("Forget after (s)"),
         _("A person unseen this long starts over. Default 30."),
     ),
+    "gestures": (
+        CHOICES,
+        _("Help gestures"),
+        _("Which Baidu gesture classes call for help. None chosen: Five (an open palm)."),
+    ),
     "timezone": (
         TEXT,
         _("Time zone of the active hours"),
@@ -217,6 +223,7 @@ PARAM_INPUTS: dict[str, tuple[str, str, str]] = {
 PARAM_CHOICES = {
     "direction": [("", "—"), ("both", _("both")), ("in", _("in")), ("out", _("out"))],
     "behaviours": [(name, name.replace("_", " ")) for name in DRIVER_BEHAVIOURS],
+    "gestures": [(name, name.replace("_", " ")) for name in GESTURE_CLASSES],
 }
 # Kept as they are when a rule is edited: set by other means than this form.
 KEPT_PARAMS = tuple(name for name in COMMON_PARAMS if name not in PARAM_INPUTS)

@@ -17,6 +17,7 @@ from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
+from alerts.body_rules import GESTURE_CLASSES
 from alerts.rules import DRIVER_BEHAVIOURS, RULE_KINDS, RuleConfig
 from monitoring.lib.crypto import EncryptedTextField
 
@@ -33,7 +34,25 @@ class Severity(models.TextChoices):
     CRITICAL = "critical", _("critical")
 
 
-RULE_KIND_CHOICES = [(kind, kind.replace("_", " ")) for kind in RULE_KINDS]
+RULE_KIND_LABELS = {
+    "fence_intrusion": _("fence intrusion"),
+    "no_helmet": _("no helmet"),
+    "workwear_colour": _("workwear colour"),
+    "crowd": _("crowd"),
+    "occupancy": _("occupancy"),
+    "flow": _("flow"),
+    "fall": _("fall"),
+    "fight": _("fight"),
+    "smoking": _("smoking"),
+    "phone": _("phone"),
+    "no_mask": _("no mask"),
+    "driver_behaviour": _("driver behaviour"),
+    "loitering": _("loitering"),
+    "hand_in_danger": _("hand in danger"),
+    "help_gesture": _("help gesture"),
+    "person_down": _("person down"),
+}
+RULE_KIND_CHOICES = [(kind, RULE_KIND_LABELS[kind]) for kind in RULE_KINDS]
 
 
 def validate_weekdays(value) -> None:
@@ -151,6 +170,9 @@ KIND_PARAMS: dict[str, dict] = {
         "iou": _number(above=0.0, high=1.0),
         "forget_after_seconds": _number(above=0.0),
     },
+    "hand_in_danger": {},
+    "help_gesture": {"gestures": _names(GESTURE_CLASSES)},
+    "person_down": {},
 }
 REQUIRED_PARAMS = {
     "workwear_colour": ("allowed_colours",),

@@ -35,6 +35,7 @@ Params each kind reads (all optional unless marked required):
 - smoking / phone / no_mask: ``threshold`` (driver behaviours: the vendor's threshold).
 - driver_behaviour: ``behaviours`` (all), ``threshold`` (the vendor's, per behaviour).
 - loitering: ``dwell_seconds`` (required), ``iou`` (0.3), ``forget_after_seconds`` (30).
+- hand_in_danger, help_gesture, person_down: see ``alerts.body_rules``.
 """
 
 from __future__ import annotations
@@ -69,6 +70,10 @@ RULE_KINDS = (
     "no_mask",
     "driver_behaviour",
     "loitering",
+    # alerts.body_rules
+    "hand_in_danger",
+    "help_gesture",
+    "person_down",
 )
 SEVERITIES = ("info", "warning", "critical")
 NO_DATA = "no data"
@@ -176,6 +181,7 @@ class Finding:
     score: float
     box: Box | None = None
     track_id: int | None = None
+    points: tuple[tuple[float, float], ...] = ()  # keypoints behind it (hands), frame pixels
 
 
 @dataclass(frozen=True)
@@ -241,7 +247,7 @@ def evaluate(
         region=[(float(x), float(y)) for x, y in region] if region is not None else None,
         now=now,
     )
-    verdict = _RULES[rule.kind](frame, new_state)
+    verdict = _rule(rule.kind)(frame, new_state)
     active = is_active(rule, now)
     consecutive = int(new_state.get("consecutive", 0))
     if not active:
@@ -888,4 +894,13 @@ _RULES: dict[str, Callable[[_Frame, dict], _Verdict]] = {
     "driver_behaviour": _driver_behaviour,
     "loitering": _loitering,
 }
-assert set(_RULES) == set(RULE_KINDS)
+
+
+def _rule(kind: str) -> Callable[[_Frame, dict], _Verdict]:
+    """The function of rule ``kind``; ``alerts.body_rules`` builds on this module, so its
+    kinds join on first use."""
+    if kind not in _RULES:
+        from alerts.body_rules import RULES
+
+        _RULES.update(RULES)
+    return _RULES[kind]

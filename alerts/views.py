@@ -571,6 +571,9 @@ def _kind_help() -> dict[str, str]:
         "no_mask": _("A person without a face mask."),
         "driver_behaviour": _("A driver's risky behaviour."),
         "loitering": _("A person staying in the region too long."),
+        "hand_in_danger": _("A hand or wrist inside the danger zone (a press, a saw, rollers)."),
+        "help_gesture": _("A worker showing a help gesture (an open palm) to the camera."),
+        "person_down": _("A person lying on the ground: the torso near horizontal."),
     }
 
 

@@ -262,6 +262,7 @@ class RegionKind(models.TextChoices):
     CROWD = "crowd", _("crowd area")
     FLOW = "flow", _("flow line / area")
     ZONE = "zone", _("zone")
+    DANGER = "danger", _("danger zone (no hands)")
 
 
 class Region(models.Model):

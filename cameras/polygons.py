@@ -61,6 +61,7 @@ KIND_COLOURS = {
     "crowd": "#7b1fa2",
     "flow": "#00897b",
     "zone": "#5d6778",
+    "danger": "#ef6c00",
 }
 
 

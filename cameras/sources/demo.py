@@ -6,11 +6,13 @@ processes render the same picture for the same ``t``. Workers are people-shaped 
 (head, helmet or hair, hi-vis vest over a shirt, arms, legs, boots, shading, a shadow)
 sized in perspective so that a person detector working on a frame of about 800 pixels
 sees them at its working scale. Some workers cross a fenced no-entry area, some wear no
-helmet, one of the ``scaffold`` scene falls and lies on the ground for a while, and now
-and then a crowd forms.
+helmet, one of the ``scaffold`` scene falls and lies on the ground for a while, the press
+operator of the ``site-gate`` scene now and then reaches into the press's feed opening
+(its ``danger`` polygon), and now and then a crowd forms.
 
 ``scene.ground_truth(t)`` says where every person is (box in pixels, helmet or not,
-foot inside the fence polygon or not, fallen or not). It is computed beside the frame
+foot inside the fence polygon or not, fallen or not, where the hands are and whether one
+is inside the danger polygon). It is computed beside the frame
 for evaluating an analyzer and never given to one.
 
 Scenes: ``get_scene("demo://site-gate")`` or ``get_scene("scaffold")``; ``SCENES``
@@ -65,6 +67,8 @@ class PersonTruth:
     helmet: bool
     in_fence: bool
     fallen: bool
+    hands: tuple[Point, ...] = ()  # centres of the hands (none drawn for a fallen person)
+    hand_in_danger: bool = False  # a hand inside the scene's danger polygon
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class GroundTruth:
     fence: list[Point]
     crowd: bool  # a crowd is gathered (or gathering) at this moment
     persons: list[PersonTruth] = field(default_factory=list)
+    danger: list[Point] = field(default_factory=list)  # the press's feed opening
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -105,6 +110,7 @@ class Shape:
     points: tuple[Point, ...]
     colour: RGB
     width: float = 0.0  # limb thickness
+    part: str = ""  # "hand" for the hands: the ground truth says where they are
 
     def extent(self) -> tuple[float, float, float, float]:
         xs = [x for x, _y in self.points]
@@ -127,10 +133,10 @@ def _shade(colour: RGB, factor: float) -> RGB:
     return tuple(max(0, min(255, round(channel * factor))) for channel in colour)  # type: ignore[return-value]
 
 
-def figure_shapes(look: Look, phase: float, stride: float) -> list[Shape]:
+def figure_shapes(look: Look, phase: float, stride: float, reach: bool = False) -> list[Shape]:
     """The parts of a worker in mid-walk, back to front, seen three-quarters from the
     front. ``phase`` is the gait cycle in radians, ``stride`` 0 (standing) to 1 (full
-    walking swing). Facing +x."""
+    walking swing); ``reach``: the near arm stretched straight forward. Facing +x."""
     swing = 0.36 * stride * math.sin(phase)
     hip_y, shoulder_y = 0.52, 0.79
     thigh, shin = 0.245, 0.235
@@ -159,16 +165,20 @@ def figure_shapes(look: Look, phase: float, stride: float) -> list[Shape]:
             )
         )
 
-    def arm(shoulder: Point, angle: float, near: bool) -> None:
+    def arm(shoulder: Point, angle: float, near: bool, straight: bool = False) -> None:
         elbow = _limb(shoulder, angle, upper_arm)
-        wrist = _limb(elbow, angle + 0.2 + 0.4 * max(0.0, angle), forearm)
+        bend = 0.0 if straight else 0.2 + 0.4 * max(0.0, angle)
+        wrist = _limb(elbow, angle + bend, forearm)
         sleeve = look.shirt if near else _shade(look.shirt, 0.8)
         shapes.append(Shape("limb", (shoulder, elbow), sleeve, 0.066))
         shapes.append(Shape("limb", (elbow, wrist), sleeve, 0.056))
         hand = look.skin if near else _shade(look.skin, 0.82)
         shapes.append(
             Shape(
-                "ellipse", ((wrist[0] - 0.03, wrist[1] - 0.036), (wrist[0] + 0.03, wrist[1])), hand
+                "ellipse",
+                ((wrist[0] - 0.03, wrist[1] - 0.036), (wrist[0] + 0.03, wrist[1])),
+                hand,
+                part="hand",
             )
         )
 
@@ -236,7 +246,10 @@ def figure_shapes(look: Look, phase: float, stride: float) -> list[Shape]:
             (35, 30, 28),
         )
     )
-    arm((0.122, shoulder_y), 0.1 + swing * 0.7, near=True)
+    if reach:
+        arm((0.122, shoulder_y), 1.5, near=True, straight=True)
+    else:
+        arm((0.122, shoulder_y), 0.1 + swing * 0.7, near=True)
     # Neck and head, then a helmet with its brim, or hair; eyes towards the facing side.
     shapes.append(
         Shape("poly", ((-0.03, 0.8), (0.03, 0.8), (0.027, 0.87), (-0.027, 0.87)), look.skin)
@@ -326,7 +339,9 @@ class Worker:
     """A worker walking a closed path of foot points at ``speed`` pixels per second
     (at the bottom of the frame; slower further away), pausing ``dwell`` seconds at
     each waypoint. ``crowd`` workers join the crowd when it forms; a ``falls`` worker
-    falls at ``fall_at`` seconds of every ``fall_period`` and lies for ``fall_for``."""
+    falls at ``fall_at`` seconds of every ``fall_period`` and lies for ``fall_for``; a
+    ``reaches`` worker stands at the first point of its path, facing +x, and stretches
+    an arm forward at ``reach_at`` seconds of every ``reach_period`` for ``reach_for``."""
 
     name: str
     path: tuple[Point, ...]
@@ -340,6 +355,13 @@ class Worker:
     fall_period: float = 90.0
     fall_at: float = 30.0
     fall_for: float = 12.0
+    reaches: bool = False
+    reach_period: float = 60.0
+    reach_at: float = 20.0
+    reach_for: float = 10.0
+
+    def reaching(self, t: float) -> bool:
+        return self.reaches and (t - self.reach_at) % self.reach_period < self.reach_for
 
     def _legs(self) -> list[tuple[Point, Point, float]]:
         points = list(self.path)
@@ -406,11 +428,13 @@ class DemoScene:
         crowd: Crowd,
         paint_background: Callable[[DemoScene, random.Random], Image.Image],
         size: tuple[int, int] = (WIDTH, HEIGHT),
+        danger: Sequence[Point] = (),
     ):
         self.name = name
         self.title = title
         self.seed = seed
         self.fence: list[Point] = [(float(x), float(y)) for x, y in fence]
+        self.danger: list[Point] = [(float(x), float(y)) for x, y in danger]
         self.horizon = horizon
         self.workers = list(workers)
         self.crowd = crowd
@@ -468,6 +492,8 @@ class DemoScene:
                     fallen = True
                     foot, _ = worker.walk(t - moment, self.depth)
                     stride = 0.0
+            if worker.reaches:
+                foot, facing, stride = worker.path[0], 1, 0.0
             height = self.person_height(foot[1])
             phase = 2 * math.pi * ((t + worker.start) * 0.95)
             poses.append(
@@ -479,6 +505,7 @@ class DemoScene:
                     "stride": stride,
                     "phase": phase,
                     "fallen": fallen,
+                    "reach": worker.reaching(t),
                 }
             )
         # Far ones first, so nearer workers are drawn over them.
@@ -503,18 +530,31 @@ class DemoScene:
             (top - bottom) * height,
         )
 
+    def _hands(self, pose: dict, shapes: Sequence[Shape]) -> tuple[Point, ...]:
+        """Centres of the hands of a standing pose, in pixels of the frame."""
+        fx, fy = pose["foot"]
+        height, facing = pose["height"], pose["facing"]
+        centres = []
+        for shape in shapes:
+            if shape.part == "hand":
+                x = (shape.points[0][0] + shape.points[1][0]) / 2
+                y = (shape.points[0][1] + shape.points[1][1]) / 2
+                centres.append((round(fx + facing * x * height, 1), round(fy - y * height, 1)))
+        return tuple(centres)
+
     def ground_truth(self, t: float) -> GroundTruth:
         width, height = self.size
         persons = []
         for pose in self._poses(t):
             worker: Worker = pose["worker"]
-            shapes = figure_shapes(worker.look, pose["phase"], pose["stride"])
+            shapes = figure_shapes(worker.look, pose["phase"], pose["stride"], pose["reach"])
             left, top, box_width, box_height = self._box(pose, shapes)
             right, bottom = min(width, left + box_width), min(height, top + box_height)
             left, top = max(0.0, left), max(0.0, top)
             if right <= left or bottom <= top:
                 continue
             foot = pose["foot"]
+            hands = () if pose["fallen"] else self._hands(pose, shapes)
             persons.append(
                 PersonTruth(
                     worker=worker.name,
@@ -528,6 +568,9 @@ class DemoScene:
                     helmet=worker.look.helmet is not None,
                     in_fence=point_in_polygon(foot, self.fence),
                     fallen=pose["fallen"],
+                    hands=hands,
+                    hand_in_danger=len(self.danger) >= 3
+                    and any(point_in_polygon(hand, self.danger) for hand in hands),
                 )
             )
         return GroundTruth(
@@ -538,6 +581,7 @@ class DemoScene:
             fence=list(self.fence),
             crowd=self.crowd.weight(t) > 0,
             persons=persons,
+            danger=list(self.danger),
         )
 
     # ------------------------------------------------------------ pictures
@@ -550,7 +594,7 @@ class DemoScene:
         figures = []
         for pose in self._poses(t):
             worker: Worker = pose["worker"]
-            shapes = figure_shapes(worker.look, pose["phase"], pose["stride"])
+            shapes = figure_shapes(worker.look, pose["phase"], pose["stride"], pose["reach"])
             left, top, box_width, box_height = self._box(pose, shapes)
             fx, fy = pose["foot"]
             reach = (box_width if pose["fallen"] else box_height * 0.45) * 0.6
@@ -651,6 +695,26 @@ def _fence_on_ground(scene: DemoScene, draw: ImageDraw.ImageDraw) -> None:
             draw.line([(x0, y0), middle, (x1, y1)], fill=(200, 60, 20), width=3)
 
 
+# The site-gate press: its body, and its feed opening where the operator's hand reaches.
+PRESS_BODY = (262, 300, 400, 566)
+PRESS_OPENING = [(268, 372), (340, 372), (340, 428), (268, 428)]
+
+
+def _press(scene: DemoScene, draw: ImageDraw.ImageDraw) -> None:
+    """A grey press with a dark feed opening framed in yellow and black hazard stripes."""
+    left, top, right, bottom = PRESS_BODY
+    draw.rectangle(PRESS_BODY, fill=(112, 118, 124), outline=(70, 74, 80), width=3)
+    draw.rectangle((left - 6, top - 16, right + 6, top), fill=(90, 96, 104))
+    draw.rectangle((left + 10, bottom - 60, right - 10, bottom - 20), fill=(95, 100, 108))
+    xs = [x for x, _y in scene.danger]
+    ys = [y for _x, y in scene.danger]
+    frame = (min(xs) - 8, min(ys) - 8, max(xs) + 8, max(ys) + 8)
+    draw.rectangle(frame, fill=(240, 200, 20))
+    for x in range(int(frame[0]) - 20, int(frame[2]), 14):
+        draw.line([(x, frame[3]), (x + 20, frame[1])], fill=(30, 30, 30), width=5)
+    draw.polygon(scene.danger, fill=(38, 36, 34))
+
+
 def _paint_site_gate(scene: DemoScene, rng: random.Random) -> Image.Image:
     width, height = scene.size
     picture = _sky_and_ground(scene, rng, ground=(150, 142, 128), sky=(150, 185, 220))
@@ -703,6 +767,7 @@ def _paint_site_gate(scene: DemoScene, rng: random.Random) -> Image.Image:
             width=14,
         )
     _fence_on_ground(scene, draw)
+    _press(scene, draw)
     return picture.filter(ImageFilter.GaussianBlur(0.6))
 
 
@@ -762,6 +827,8 @@ def _workers(seed: int, plans: Sequence[dict]) -> list[Worker]:
     workers = []
     for index, plan in enumerate(plans):
         jitter = [(x + rng.uniform(-12, 12), y + rng.uniform(-6, 6)) for x, y in plan["path"]]
+        if plan.get("reaches"):  # stands at its machine: exactly where the plan says
+            jitter = list(plan["path"])
         workers.append(
             Worker(
                 name=plan.get("name", f"worker-{index + 1}"),
@@ -773,6 +840,7 @@ def _workers(seed: int, plans: Sequence[dict]) -> list[Worker]:
                 crowd=plan.get("crowd", False),
                 crowd_slot=plan.get("slot", (0.0, 0.0)),
                 falls=plan.get("falls", False),
+                reaches=plan.get("reaches", False),
             )
         )
     return workers
@@ -797,6 +865,9 @@ def _site_gate() -> DemoScene:
             "slot": (45, -22),
         },
         {"path": [(1230, 590), (940, 575), (300, 600), (620, 610)], "helmet": False, "dwell": 5.0},
+        # The press operator: stands at the press and reaches into its feed opening
+        # (the scene's danger polygon) for 10 s of every minute, from t = 20 s.
+        {"name": "press-operator", "path": [(200, 560), (201, 560)], "reaches": True},
     ]
     return DemoScene(
         name="site-gate",
@@ -807,6 +878,7 @@ def _site_gate() -> DemoScene:
         workers=_workers(seed, plans),
         crowd=Crowd(centre=(470, 640), period=120.0, at=50.0, duration=32.0),
         paint_background=_paint_site_gate,
+        danger=PRESS_OPENING,
     )
 
 

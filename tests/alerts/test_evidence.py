@@ -146,3 +146,25 @@ def test_a_real_site_photo_gets_an_overlay():
     assert picture.size == (width, height)
     left = round(width * 0.25)
     assert close_to(picture.getpixel((left, round(height * 0.5))), rgb(OFFENDING_COLOUR), 60)
+
+
+@pytest.mark.django_db
+def test_the_hand_points_of_a_finding_are_drawn_as_red_dots(camera, region, make_frame):
+    # Given a frame where a hand was found in a danger zone at two points
+    frame = make_frame(camera)
+    hand = Box(420, 200, 80, 100)
+    finding = Finding("hand in danger zone", 0.9, hand, points=((450.0, 250.0), (470.0, 280.0)))
+
+    # When its evidence is drawn
+    data = render_for_frame(
+        frame,
+        results=[AnalysisResult(vendor="baidu", api="fingertip")],
+        findings=[finding],
+        regions=[region],
+    )
+
+    # Then each point is a red dot, and the inside of the hand's box away from them is not
+    picture = decode(data)
+    assert close_to(picture.getpixel((450, 250)), rgb(OFFENDING_COLOUR))
+    assert close_to(picture.getpixel((470, 280)), rgb(OFFENDING_COLOUR))
+    assert not close_to(picture.getpixel((490, 220)), rgb(OFFENDING_COLOUR))

@@ -61,7 +61,7 @@ def fall_window(score: float) -> AnalysisResult:
 
 
 def nothing_relevant() -> AnalysisResult:
-    return AnalysisResult(vendor="baidu", api="gesture")
+    return AnalysisResult(vendor="ctyun", api="face_quality")
 
 
 # ---------------------------------------------------------------- configuration and state

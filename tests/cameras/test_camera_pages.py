@@ -349,6 +349,7 @@ def test_the_region_editor_gets_the_camera_regions_kinds_limits_and_frame(browse
         "crowd",
         "flow",
         "zone",
+        "danger",
     }
     assert all(kind["colour"].startswith("#") for kind in context["kinds"])
     assert context["limits"]["fence"]["max_points"] == 9

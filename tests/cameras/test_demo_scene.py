@@ -194,3 +194,20 @@ def test_each_scene_has_a_fence_polygon_inside_its_frame(name):
 
     assert len(scene.fence) >= 3
     assert all(0 <= x <= width and 0 <= y <= height for x, y in scene.fence)
+
+
+def test_the_press_operator_reaches_into_the_danger_opening_now_and_then():
+    scene = SCENES["site-gate"]
+    moments = [float(t) for t in range(0, 120, 2)]
+    reaching = [t for t in moments if any(p.hand_in_danger for p in scene.ground_truth(t).persons)]
+
+    assert reaching and len(reaching) < len(moments) / 2, reaching
+    truth = scene.ground_truth(reaching[0])
+    (operator,) = [p for p in truth.persons if p.hand_in_danger]
+    assert operator.worker == "press-operator" and truth.danger == scene.danger
+    # the hand is drawn where the ground truth says, over the dark opening
+    empty = np.asarray(scene.background(), dtype=np.int16)
+    frame = np.asarray(scene.render(reaching[0]), dtype=np.int16)
+    inside = [hand for hand in operator.hands if point_in_polygon(hand, scene.danger)]
+    for x, y in inside:
+        assert np.abs(frame[round(y), round(x)] - empty[round(y), round(x)]).max() > 40

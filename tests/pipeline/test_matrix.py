@@ -56,6 +56,11 @@ RULES_BY_API = {
     "fight": ("fight",),
     "driver_behavior": ("driver_behaviour",),
     "body_attr": ("no_helmet", "smoking", "phone", "no_mask"),
+    "gesture": ("help_gesture",),
+    "hand_analysis": ("hand_in_danger",),
+    "fingertip": ("hand_in_danger",),
+    "body_analysis": ("hand_in_danger", "person_down"),
+    "persons": ("hand_in_danger", "person_down"),  # on-box: keypoints
 }
 # Result kinds that are one value: an API declaring one fills it on every answer.
 SCALAR_KINDS = frozenset({"person_count", "sequence_score", "face_quality", "liveness"})

@@ -1,5 +1,6 @@
 """The on-box person detector: MoveNet MultiPose poses as ``Detection`` candidates
-(box, score, 17 keypoints), and the posture read from those keypoints (upright or down).
+(box, score, 17 keypoints), each tagged with the posture ``keypoints.posture`` reads from
+them (upright or down).
 
 ``best_detector()`` gives MoveNet when the install step made its model, else None with a
 warning saying why and how to get the model (``local.default_detector`` then falls back
@@ -9,22 +10,19 @@ to OpenCV's HOG detector).
 from __future__ import annotations
 
 import logging
-import math
 import os
 import threading
-from collections.abc import Sequence
 
 import numpy as np
 
 from ..base import Box, Keypoint
 from ..detection import Detection, clip_box
+from ..keypoints import KEYPOINT_MIN_SCORE, posture  # noqa: F401 (shared with bench/)
 from . import models
 from .movenet import KEYPOINTS, MoveNet, Pose
 
 log = logging.getLogger(__name__)
 
-# A keypoint below this score is not used (MoveNet's own demos draw from 0.2-0.3).
-KEYPOINT_MIN_SCORE = 0.25
 # The longest side MoveNet looks at (multiples of 32 padded): 384 finds the demo scene's
 # far workers that 256 misses, at about twice the CPU (docs/BENCHMARKS.md).
 INPUT_SIDE = int(os.environ.get("ONBOX_INPUT_SIDE") or 384)
@@ -38,42 +36,6 @@ def keypoints_of(pose: Pose) -> list[Keypoint]:
         Keypoint(name, float(x), float(y), float(score))
         for name, (x, y, score) in zip(KEYPOINTS, pose.keypoints, strict=True)
     ]
-
-
-def posture(keypoints: Sequence[Keypoint], box: Box) -> str:
-    """``down`` when the body lies rather than stands, ``upright`` when it stands or
-    sits, ``unknown`` when too few points are seen.
-
-    The torso (shoulder midpoint to hip midpoint) of a standing or sitting person points
-    within ~45 degrees of vertical; a fallen one lies closer to horizontal. When the hips
-    are hidden, a box much wider than tall with the head at about hip height (the head
-    not above the lowest seen point by a fifth of the box) counts as down.
-    """
-    seen = {point.name: point for point in keypoints if point.score >= KEYPOINT_MIN_SCORE}
-
-    def middle(a: str, b: str) -> tuple[float, float] | None:
-        found = [seen[name] for name in (a, b) if name in seen]
-        if not found:
-            return None
-        return (
-            sum(point.x for point in found) / len(found),
-            sum(point.y for point in found) / len(found),
-        )
-
-    shoulders = middle("left_shoulder", "right_shoulder")
-    hips = middle("left_hip", "right_hip")
-    if shoulders and hips:
-        dx, dy = hips[0] - shoulders[0], hips[1] - shoulders[1]
-        if math.hypot(dx, dy) < 1:
-            return "unknown"
-        angle = math.degrees(math.atan2(abs(dx), abs(dy)))  # 0 = vertical
-        lying = angle > 60 or (angle > 45 and dy < 0)
-        return "down" if lying else "upright"
-    head = middle("left_ear", "right_ear") or middle("left_eye", "right_eye")
-    if head and len(seen) >= 5 and box.width > 1.5 * box.height:
-        lowest = max(point.y for point in seen.values())
-        return "down" if lowest - head[1] < 0.2 * box.height else "upright"
-    return "unknown"
 
 
 class MoveNetDetector:
