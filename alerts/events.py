@@ -254,8 +254,6 @@ def frame_analyzed_payload(
 ) -> dict[str, Any]:
     """What the live wall draws on a frame: persons and objects found, the camera's
     regions (``regions``, else read) in the frame's pixels, and what is wrong."""
-    from cameras.polygons import rescale
-
     width, height = frame.width, frame.height
     persons, objects = [], []
     for result in results:
@@ -301,9 +299,7 @@ def frame_analyzed_payload(
             "id": region.pk,
             "name": region.name,
             "kind": region.kind,
-            "points": rescale(
-                region.points, (region.frame_width, region.frame_height), (width, height)
-            ),
+            "points": region.points_on((width, height)),
         }
         for region in (camera.regions.order_by("pk") if regions is None else regions)
     ]

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -50,10 +50,10 @@ from monitoring.backends.base import (
     AnalysisResult,
     Box,
     Driver,
-    Keypoint,
     Person,
 )
-from monitoring.backends.geometry import point_in_polygon
+from monitoring.lib import geometry
+from monitoring.lib.geometry import point_in_polygon
 
 RULE_KINDS = (
     "fence_intrusion",
@@ -237,7 +237,7 @@ def evaluate(
     new_state: dict[str, Any] = copy.deepcopy(dict(state)) if state else initial_state()
     frame = _Frame(
         rule=rule,
-        results=[_scaled(result, frame_size) for result in results],
+        results=[result.scaled_to(frame_size) for result in results],
         region=[(float(x), float(y)) for x, y in region] if region is not None else None,
         now=now,
     )
@@ -350,62 +350,13 @@ def _confident(persons: Iterable[Person], min_confidence: float) -> list[Person]
 # ---------------------------------------------------------------- geometry helpers
 
 
-def _scaled(result: AnalysisResult, frame_size: tuple[int, int] | None) -> AnalysisResult:
-    """``result`` with every box in pixels of ``frame_size`` (a copy; unchanged if the
-    result was analysed at that size or does not say at which)."""
-    per_image = [_scaled(item, frame_size) for item in result.per_image]
-    if (
-        frame_size is None
-        or not result.frame_width
-        or not result.frame_height
-        or (result.frame_width, result.frame_height) == tuple(frame_size)
-    ):
-        if per_image == result.per_image:
-            return result
-        return replace(result, per_image=per_image)
-    sx = frame_size[0] / result.frame_width
-    sy = frame_size[1] / result.frame_height
-
-    def box(value: Box) -> Box:
-        return Box(value.left * sx, value.top * sy, value.width * sx, value.height * sy)
-
-    def points(values: list[Keypoint]) -> list[Keypoint]:
-        return [replace(point, x=point.x * sx, y=point.y * sy) for point in values]
-
-    return replace(
-        result,
-        frame_width=int(frame_size[0]),
-        frame_height=int(frame_size[1]),
-        persons=[
-            replace(p, box=box(p.box), keypoints=points(p.keypoints), attributes=dict(p.attributes))
-            for p in result.persons
-        ],
-        objects=[replace(o, box=box(o.box), keypoints=points(o.keypoints)) for o in result.objects],
-        drivers=[replace(d, box=box(d.box), behaviours=list(d.behaviours)) for d in result.drivers],
-        per_image=per_image,
-    )
-
-
-def _intersection(a: Box, b: Box) -> float:
-    width = min(a.right, b.right) - max(a.left, b.left)
-    height = min(a.bottom, b.bottom) - max(a.top, b.top)
-    return width * height if width > 0 and height > 0 else 0.0
-
-
-def _area(box: Box) -> float:
-    return max(box.width, 0.0) * max(box.height, 0.0)
-
-
 def _iou(a: Box, b: Box) -> float:
-    shared = _intersection(a, b)
-    union = _area(a) + _area(b) - shared
-    return shared / union if union > 0 else 0.0
+    return geometry.iou(a.corners, b.corners)
 
 
 def _covered(part: Box, whole: Box) -> float:
     """The share of ``part``'s area that lies inside ``whole``."""
-    area = _area(part)
-    return _intersection(part, whole) / area if area > 0 else 0.0
+    return geometry.covered(part.corners, whole.corners)
 
 
 def _head(box: Box, fraction: float) -> Box:

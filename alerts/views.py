@@ -49,7 +49,7 @@ from alerts.models import (
 from cameras import roles
 from cameras.history import record_change, snapshot
 from cameras.models import Camera, Health
-from cameras.polygons import KIND_COLOURS, rescale
+from cameras.polygons import KIND_COLOURS
 from monitoring import analysis_health
 from monitoring.models import VendorAccount
 
@@ -305,9 +305,7 @@ def alert_overlay(alert: Alert) -> dict | None:
                 "id": region.pk,
                 "name": region.name,
                 "kind": region.kind,
-                "points": rescale(
-                    region.points, (region.frame_width, region.frame_height), (width, height)
-                ),
+                "points": region.points_on((width, height)),
             }
         )
     return {

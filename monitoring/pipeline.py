@@ -59,7 +59,6 @@ from billing.models import Outcome, UsageRecord
 from billing.usage import ledger_request_id
 from cameras.costs import not_on_cameras
 from cameras.models import Camera, CameraAnalysis, Frame, Health, Region, RegionKind
-from cameras.polygons import rescale
 from monitoring import analysis_health, camera_setup, prefilter
 from monitoring.analysis_models import (
     AnalysisState,
@@ -83,7 +82,7 @@ from monitoring.backends.base import (
     Person,
     RefusedLocally,
 )
-from monitoring.backends.geometry import format_area
+from monitoring.lib.geometry import Polygon, clamp_points
 
 logger = logging.getLogger(__name__)
 
@@ -148,11 +147,6 @@ class FrameOutcome:
     decisions: dict[int, Decision | None] = field(default_factory=dict)  # rule id -> decision
     alerts: list[int] = field(default_factory=list)  # alerts opened or updated
     published: bool = False  # a frame.analyzed event went out
-
-    @property
-    def calls_made(self) -> int:
-        """Analyses this run sent to a vendor (not reused from an earlier run)."""
-        return sum(1 for item in self.analyses if not item.reused)
 
 
 # ---------------------------------------------------------------- the entry point
@@ -450,23 +444,10 @@ def _fence_region(analysis: CameraAnalysis, regions: list[Region]) -> Region | N
     return fences[0] if len(fences) == 1 else None
 
 
-def scaled_points(region: Region, size: tuple[int, int]) -> list[tuple[float, float]]:
-    """``region``'s polygon in pixels of a frame of ``size`` (width, height)."""
-    points = rescale(region.points, (region.frame_width, region.frame_height), size)
-    return [(float(x), float(y)) for x, y in points]
-
-
-def _area(regions: Iterable[Region], size: tuple[int, int], lowest: int) -> str:
-    """The vendors' area string for ``regions``, whole pixels kept in lowest..side-1."""
-    width, height = size
-    polygons = [
-        [
-            (min(max(round(x), lowest), width - 1), min(max(round(y), lowest), height - 1))
-            for x, y in scaled_points(region, size)
-        ]
-        for region in regions
-    ]
-    return format_area(polygons)
+def _area(regions: Iterable[Region], size: tuple[int, int], lowest: int) -> list[Polygon]:
+    """The polygons of ``regions`` on a frame of ``size``, whole pixels kept in
+    lowest..side-1: data the client writes in its vendor's own form."""
+    return [clamp_points(region.points_on(size), size, lowest) for region in regions]
 
 
 class NotRunnable(Exception):
@@ -517,11 +498,11 @@ def build_params(
                 "a fence analysis needs its fence region: draw one on the camera, or choose "
                 "which of the camera's fences this analysis watches"
             )
-        params["area"] = _area([region], size, lowest=0)
+        (params["area"],) = _area([region], size, lowest=0)
     elif analysis.api == "body_tracking" and "area" not in params:
         flow = next((region for region in regions if region.kind == RegionKind.FLOW), None)
         if flow is not None:
-            params["area"] = _area([flow], size, lowest=1)
+            (params["area"],) = _area([flow], size, lowest=1)
             params.setdefault("dynamic", True)
     if analysis.api == "body_tracking" and _truthy(params.get("dynamic")):
         params["case_id"] = tracking_case_id(analysis)
@@ -658,7 +639,9 @@ def _call(
             values.update(status=FrameAnalysisStatus.FAILED, error=str(error), error_code=code)
         values["calls"] = _ledger_calls(account, analysis.api, prefix, batches=1)
     else:
-        result = batches[-1].result
+        # Scaled once, here: from now on boxes are in pixels of the stored frame, whatever
+        # size of image the vendor was sent (rules, overlays and evidence read them so).
+        result = batches[-1].result.scaled_to((frame.width, frame.height))
         row.parsed = result
         if registry.traits(account.vendor).in_process:
             # One attempt per request, recorded by the metered path: no need to look.
@@ -878,7 +861,7 @@ def _evaluate_rule(
             config, params={**config.params, "area_index": crowd_ids.index(rule.region_id)}
         )
     size = (frame.width, frame.height)
-    polygon = scaled_points(rule.region, size) if rule.region is not None else None
+    polygon = rule.region.points_on(size) if rule.region is not None else None
     chosen = rule_results(rule, done)
     results = [result for _row, result in chosen]
     calls = [call for row, _result in chosen for call in row.calls or []]

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from monitoring.backends.geometry import point_in_polygon
+from monitoring.lib.geometry import point_in_polygon
 
 from . import Source, SourceError, SourceSettings
 

@@ -34,6 +34,8 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
+from monitoring.lib.geometry import Polygon
+
 from .base import (
     PER_CALL,
     AnalysisResult,
@@ -65,7 +67,7 @@ from .base import (
     call_with_retries,
     is_replay,
 )
-from .geometry import Polygon, is_point, parse_area
+from .geometry import read_area
 from .images import BAIDU, PreparedImage, prepare_image
 
 __all__ = [
@@ -632,28 +634,11 @@ def _case_id_text(value: Any) -> str:
 
 
 def _polygons(value: Any) -> list[Polygon]:
-    """Polygons from an area string (``geometry.parse_area``) or from point lists: one
-    polygon ``[(x, y), ...]`` or several ``[[(x, y), ...], ...]``."""
-    if isinstance(value, str):
-        try:
-            return parse_area(value)
-        except ValueError as error:
-            raise BadRequest(f"area: {error}", vendor=VENDOR) from None
+    """Polygons from an area string or from point lists (``geometry.read_area``)."""
     try:
-        items = list(value)
-        if items and is_point(items[0]):
-            items = [items]
-        polygons = [[(float(x), float(y)) for x, y in polygon] for polygon in items]
-    except (TypeError, ValueError):
-        raise BadRequest(
-            "area must be text 'x1,y1,x2,y2,...' or a list of (x, y) points", vendor=VENDOR
-        ) from None
-    for index, polygon in enumerate(polygons, start=1):
-        if not all(math.isfinite(c) for point in polygon for c in point):
-            raise BadRequest(f"area polygon {index}: coordinates must be finite", vendor=VENDOR)
-        if len(polygon) < 3:
-            raise BadRequest(f"area polygon {index}: needs at least 3 points", vendor=VENDOR)
-    return polygons
+        return read_area(value)
+    except ValueError as error:
+        raise BadRequest(f"area: {error}", vendor=VENDOR) from None
 
 
 def _area_text(

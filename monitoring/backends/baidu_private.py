@@ -26,7 +26,6 @@ import binascii
 import dataclasses
 import io
 import json
-import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -58,7 +57,7 @@ from monitoring.backends.base import (
     call_with_retries,
     is_replay,
 )
-from monitoring.backends.geometry import is_point, parse_area
+from monitoring.backends.geometry import read_area
 from monitoring.backends.images import ImageLimits, PreparedImage, decode_image, prepare_image
 
 VENDOR = "baidu_private"
@@ -226,31 +225,6 @@ def normalize_driver(result: Mapping[str, Any]) -> AnalysisResult:
 # ---------------------------------------------------------------- parameters
 
 
-def _area_polygons(value: Any) -> list[list[tuple[float, float]]]:
-    """Polygons of points from any of: the online API's text ``"x1,y1,...;x1,y1,..."``,
-    the private service's ``[[x1,y1,...], ...]`` (seed: 人流量统计, 请求参数 area), one
-    polygon of ``(x, y)`` points or several."""
-    if isinstance(value, str):
-        return parse_area(value)
-    items = list(value)
-    if items and is_point(items[0]):
-        items = [items]
-    polygons = []
-    for index, polygon in enumerate(items, start=1):
-        polygon = list(polygon)
-        if polygon and is_point(polygon[0]):
-            points = [(float(x), float(y)) for x, y in polygon]
-        else:
-            numbers = [float(v) for v in polygon]
-            if len(numbers) % 2:
-                raise ValueError(f"area polygon {index}: x and y must come in pairs")
-            points = list(zip(numbers[0::2], numbers[1::2], strict=True))
-        if len(points) < 3 or not all(math.isfinite(c) for point in points for c in point):
-            raise ValueError(f"area polygon {index}: needs at least 3 finite points")
-        polygons.append(points)
-    return polygons
-
-
 def _area_in_sent_frame(
     polygons: list[list[tuple[float, float]]], prepared: PreparedImage
 ) -> list[list[int]]:
@@ -339,7 +313,7 @@ PRIVATE_SERVICES: dict[str, PrivateService] = {
         port=8122,
         normalize=_online("body_num"),
         errors=_CROWD_ERRORS,
-        params={"area": _area_polygons, "show": _show_level},
+        params={"area": read_area, "show": _show_level},
     ),
     # 手势识别: port 8120; result is a JSON string.
     "gesture": PrivateService(

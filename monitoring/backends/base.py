@@ -15,17 +15,20 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 import httpx
+
+from monitoring.lib.geometry import Corners, size_factors
 
 # ---------------------------------------------------------------- normalized results
 
 
 @dataclass(frozen=True)
 class Box:
-    """A rectangle in pixels of the frame that was sent."""
+    """A rectangle in pixels: of the frame sent while a client reads the vendor's answer,
+    of the stored frame once the pipeline has the result (``AnalysisResult.scaled_to``)."""
 
     left: float
     top: float
@@ -48,6 +51,14 @@ class Box:
     def foot(self) -> tuple[float, float]:
         """Bottom centre: where a standing person touches the ground."""
         return (self.left + self.width / 2, self.bottom)
+
+    @property
+    def corners(self) -> Corners:
+        """``(left, top, right, bottom)``, what ``monitoring.lib.geometry`` measures."""
+        return (self.left, self.top, self.left + self.width, self.top + self.height)
+
+    def scaled(self, sx: float, sy: float) -> Box:
+        return Box(self.left * sx, self.top * sy, self.width * sx, self.height * sy)
 
     def as_dict(self) -> dict[str, float]:
         return {"left": self.left, "top": self.top, "width": self.width, "height": self.height}
@@ -139,6 +150,45 @@ class AnalysisResult:
         from dataclasses import asdict
 
         return asdict(self)
+
+    def scaled_to(self, frame_size: tuple[int, int] | None) -> AnalysisResult:
+        """This result with every box and keypoint in pixels of ``frame_size`` (width,
+        height), ``per_image`` included: a copy, or this very result when it was analysed
+        at that size or does not say at which."""
+        per_image = [item.scaled_to(frame_size) for item in self.per_image]
+        factors = size_factors((self.frame_width or 0, self.frame_height or 0), frame_size)
+        if factors is None:
+            if all(new is old for new, old in zip(per_image, self.per_image, strict=True)):
+                return self
+            return replace(self, per_image=per_image)
+        sx, sy = factors
+
+        def points(values: list[Keypoint]) -> list[Keypoint]:
+            return [replace(point, x=point.x * sx, y=point.y * sy) for point in values]
+
+        return replace(
+            self,
+            frame_width=int(frame_size[0]),
+            frame_height=int(frame_size[1]),
+            persons=[
+                replace(
+                    p,
+                    box=p.box.scaled(sx, sy),
+                    keypoints=points(p.keypoints),
+                    attributes=dict(p.attributes),
+                )
+                for p in self.persons
+            ],
+            objects=[
+                replace(o, box=o.box.scaled(sx, sy), keypoints=points(o.keypoints))
+                for o in self.objects
+            ],
+            drivers=[
+                replace(d, box=d.box.scaled(sx, sy), behaviours=list(d.behaviours))
+                for d in self.drivers
+            ],
+            per_image=per_image,
+        )
 
 
 # ---------------------------------------------------------------- errors

@@ -1,5 +1,6 @@
-"""Polygon helpers shared by vendor clients, the local analyzer and the alert rules:
-parsing and writing the vendors' area strings, and point-in-polygon.
+"""The vendors' area strings, read and written at the clients' boundary: the rest of the
+code hands polygons around as point lists (the geometry itself is
+``monitoring.lib.geometry``).
 
 Area strings: Baidu ``body_num`` takes ``"x1,y1,x2,y2,...;x1,y1,..."`` (several
 polygons separated by ``;``); Baidu ``body_tracking`` and CTYun's fence take a single
@@ -10,9 +11,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
-Point = tuple[float, float]
-Polygon = list[Point]
+from monitoring.lib.geometry import Point, Polygon, is_point
 
 
 def parse_area(text: str) -> list[Polygon]:
@@ -48,39 +49,43 @@ def format_area(polygons: Sequence[Sequence[Point]]) -> str:
     return ";".join(",".join(f"{round(x)},{round(y)}" for x, y in polygon) for polygon in polygons)
 
 
-def _on_segment(point: Point, start: Point, end: Point) -> bool:
-    (x, y), (ax, ay), (bx, by) = point, start, end
-    cross = (bx - ax) * (y - ay) - (x - ax) * (by - ay)
-    return cross == 0 and min(ax, bx) <= x <= max(ax, bx) and min(ay, by) <= y <= max(ay, by)
+def read_area(value: Any) -> list[Polygon]:
+    """The polygons of an ``area`` parameter, given as the vendors' text (``parse_area``)
+    or as data: one polygon of ``(x, y)`` points, several, or polygons written as flat
+    ``[x1, y1, x2, y2, ...]`` lists (the private Baidu service's form). ``None`` or blank
+    text gives no polygon.
 
-
-def point_in_polygon(pt: Point, poly: Sequence[Point]) -> bool:
-    """Whether ``pt`` lies inside ``poly`` or on its edge (even-odd rule).
-
-    Uses only products and comparisons, so integer coordinates give exact answers.
+    Raises ``ValueError`` for anything else, a coordinate that is not finite or a polygon
+    of fewer than 3 points.
     """
-    if len(poly) < 3:
-        return False
-    x, y = pt
-    inside = False
-    previous = poly[-1]
-    for current in poly:
-        if _on_segment(pt, previous, current):
-            return True
-        (ax, ay), (bx, by) = previous, current
-        if (ay <= y) != (by <= y):
-            cross = (bx - ax) * (y - ay) - (x - ax) * (by - ay)
-            if (cross > 0) == (by > ay):
-                inside = not inside
-        previous = current
-    return inside
-
-
-def is_point(item: object) -> bool:
-    """An ``(x, y)`` pair of plain numbers (not text, not booleans)."""
-    return (
-        isinstance(item, Sequence)
-        and not isinstance(item, str)
-        and len(item) == 2
-        and all(isinstance(c, int | float) and not isinstance(c, bool) for c in item)
-    )
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return parse_area(value)
+    try:
+        items = list(value)
+    except TypeError:
+        raise ValueError("area must be text 'x1,y1,x2,y2,...' or a list of (x, y) points") from None
+    if items and is_point(items[0]):
+        items = [items]
+    polygons: list[Polygon] = []
+    for index, polygon in enumerate(items, start=1):
+        try:
+            polygon = list(polygon)
+            if polygon and is_point(polygon[0]):
+                points = [(float(x), float(y)) for x, y in polygon]
+            else:
+                numbers = [float(v) for v in polygon]
+                if len(numbers) % 2:
+                    raise ValueError(f"area polygon {index}: x and y must come in pairs")
+                points = list(zip(numbers[0::2], numbers[1::2], strict=True))
+        except TypeError:
+            raise ValueError(
+                "area must be text 'x1,y1,x2,y2,...' or a list of (x, y) points"
+            ) from None
+        if not all(math.isfinite(c) for point in points for c in point):
+            raise ValueError(f"area polygon {index}: coordinates must be finite")
+        if len(points) < 3:
+            raise ValueError(f"area polygon {index}: needs at least 3 points, has {len(points)}")
+        polygons.append(points)
+    return polygons

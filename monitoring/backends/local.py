@@ -31,6 +31,9 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from monitoring.lib import geometry
+from monitoring.lib.geometry import Polygon, point_in_polygon
+
 from .base import (
     ON_BOX,
     AnalysisResult,
@@ -44,7 +47,7 @@ from .base import (
     Unsupported,
     VendorTraits,
 )
-from .geometry import Polygon, parse_area, point_in_polygon
+from .geometry import read_area
 from .images import load_rgb
 
 VENDOR = "local"
@@ -96,18 +99,6 @@ class Detector(Protocol):
     def detect(self, rgb: np.ndarray) -> list[Detection]: ...
 
 
-def _iou(a: Box, b: Box) -> float:
-    inter = _intersection(a, b)
-    union = a.width * a.height + b.width * b.height - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _intersection(a: Box, b: Box) -> float:
-    width = min(a.right, b.right) - max(a.left, b.left)
-    height = min(a.bottom, b.bottom) - max(a.top, b.top)
-    return max(0.0, width) * max(0.0, height)
-
-
 def suppress(
     detections: Sequence[Detection], iou: float = 0.4, containment: float = 0.8
 ) -> list[Detection]:
@@ -115,10 +106,10 @@ def suppress(
     of it (``containment``) lies inside a better one: HOG nests boxes around one body."""
     kept: list[Detection] = []
     for candidate in sorted(detections, key=lambda item: item.score, reverse=True):
-        area = candidate.box.width * candidate.box.height
+        box = candidate.box.corners
         if any(
-            _iou(candidate.box, other.box) > iou
-            or (area > 0 and _intersection(candidate.box, other.box) / area > containment)
+            geometry.iou(box, other.box.corners) > iou
+            or geometry.covered(box, other.box.corners) > containment
             for other in kept
         ):
             continue
@@ -646,7 +637,7 @@ class LocalAnalyzer:
         if text is None or not str(text).strip():
             return [], None
         try:
-            polygons = parse_area(str(text))[:BODY_NUM_MAX_AREAS]
+            polygons = read_area(text)[:BODY_NUM_MAX_AREAS]
         except ValueError as error:
             return [], f"area ignored, whole image counted: {error}"
         for index, polygon in enumerate(polygons, start=1):
@@ -665,10 +656,10 @@ class LocalAnalyzer:
                 api="fence",
             )
         text = params.get("area")
-        if not isinstance(text, str) or not text.strip():
+        if text is None or (isinstance(text, str) and not text.strip()):
             raise BadRequest("fence needs an area 'x1,y1,...,xn,yn'", vendor=VENDOR, api="fence")
         try:
-            polygons = parse_area(text)
+            polygons = read_area(text)
         except ValueError as error:
             raise BadRequest(f"fence area: {error}", vendor=VENDOR, api="fence") from None
         if len(polygons) != 1 or not (FENCE_MIN_POINTS <= len(polygons[0]) <= FENCE_MAX_POINTS):
@@ -775,7 +766,7 @@ class LocalAnalyzer:
         polygon: Polygon | None = None
         if text is not None and str(text).strip():
             try:
-                polygons = parse_area(str(text))
+                polygons = read_area(text)
             except ValueError as error:
                 raise BadRequest(f"area: {error}", vendor=VENDOR, api=api) from None
             if len(polygons) != 1:
@@ -817,7 +808,9 @@ class LocalAnalyzer:
             unexplained = [
                 blob
                 for blob in moving
-                if not any(_intersection(blob.box, d.box) > 0 for d in found)
+                if not any(
+                    geometry.intersection(blob.box.corners, d.box.corners) > 0 for d in found
+                )
             ]
             candidates = suppress(found + unexplained)
             tracks = case.tracker.update([d.box for d in candidates])

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from monitoring.backends.geometry import format_area, parse_area, point_in_polygon
+from monitoring.backends.geometry import format_area, parse_area
+from monitoring.lib.geometry import point_in_polygon
 
 coordinate = st.integers(min_value=-2000, max_value=2000)
 point = st.tuples(coordinate, coordinate)

@@ -13,8 +13,8 @@ from PIL import Image
 from cameras.sources import SourceError, open_source
 from cameras.sources.demo import SCENES, DemoSource, get_scene
 from monitoring.backends.base import Box
-from monitoring.backends.geometry import point_in_polygon
 from monitoring.backends.local import LocalAnalyzer
+from monitoring.lib.geometry import point_in_polygon
 
 pytestmark = pytest.mark.timeout(120)
 

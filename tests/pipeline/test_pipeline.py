@@ -166,10 +166,10 @@ def test_given_fence_and_persons_analyses_when_both_run_then_each_call_is_one_le
     # When one frame is analysed
     outcome = analyze(store(camera, 0))
 
-    # Then each analysis made one recorded call, the fence one with the region's area
+    # Then each analysis made one recorded call, the fence one with the region's polygon
     assert sorted(call[0] for call in analyzer.calls) == ["fence", "persons"]
     (fence_call,) = analyzer.calls_of("fence")
-    assert fence_call[2]["area"] == ",".join(f"{x},{y}" for x, y in FENCE)
+    assert fence_call[2]["area"] == [tuple(point) for point in FENCE]
     assert UsageRecord.objects.filter(camera_id=camera.pk).count() == 2
     assert Alert.objects.count() == 1
     assert {item.status for item in outcome.analyses} == {"done"}
@@ -256,7 +256,7 @@ def test_given_analyses_with_their_own_intervals_then_each_runs_at_its_own_pace(
     counted = analyzer.calls_of("body_num")
     assert len(counted) == 3
     # With the crowd region as its area, kept from pixel 1 as Baidu's body_num wants
-    assert counted[0][2]["area"] == "1,1,639,1,639,479,1,479"
+    assert counted[0][2]["area"] == [[(1, 1), (639, 1), (639, 479), (1, 479)]]
     frames = FrameAnalysis.objects.filter(api="body_num").order_by("frame__captured_at")
     assert [round((row.frame.captured_at - at(0)).total_seconds()) for row in frames] == [0, 6, 12]
     # And the crowd rule, evaluated on every analysed frame, opened one alert
