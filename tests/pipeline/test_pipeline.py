@@ -14,6 +14,7 @@ import respx
 from django.utils import timezone
 
 from alerts.models import Alert, AlertStatus, EventType, LiveEvent, RuleState
+from billing import budgets
 from billing.metered import close_backends
 from billing.models import UsageRecord
 from cameras.models import Region, RegionKind, Site
@@ -219,10 +220,8 @@ def test_given_a_paused_budget_when_a_frame_comes_then_it_is_dropped_with_the_bu
     camera, analyzer, monkeypatch
 ):
     add_analysis(camera, "persons")
-    monkeypatch.setattr(pipeline.budgets, "should_analyze", lambda camera_id, number: False)
-    monkeypatch.setattr(
-        pipeline.budgets, "pause_reason", lambda camera_id: "the monthly budget is used up"
-    )
+    monkeypatch.setattr(budgets, "should_analyze", lambda camera_id, number: False)
+    monkeypatch.setattr(budgets, "pause_reason", lambda camera_id: "the monthly budget is used up")
 
     outcome = analyze(store(camera, 0))
 
