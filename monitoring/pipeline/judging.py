@@ -10,8 +10,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from alerts import events, lifecycle
-from alerts.models import Rule, RuleState
-from alerts.rules import Finding, evaluate, initial_state
+from alerts.models import Rule
+from alerts.rules import Finding, evaluate
 from cameras.models import Camera, Frame, Region
 from monitoring.analysis_models import (
     FrameAnalysis,
@@ -105,14 +105,7 @@ def _evaluate_rule(
         with transaction.atomic():
             # One frame at a time per rule: a later frame of the camera waits for this
             # one (the row lock), then reads the state this one leaves.
-            locked = (
-                RuleState.objects.select_for_update()
-                .filter(rule=rule, camera=camera, region=rule.region)
-                .values_list("state", "last_seen_at")
-                .first()
-            )
-            state = dict(locked[0]) if locked and locked[0] else initial_state()
-            seen_at = locked[1] if locked else None
+            state, seen_at = lifecycle.load_rule_state(rule, camera, rule.region, lock=True)
             decision, new_state = evaluate(
                 config, results, polygon, state, now=moment, frame_size=size
             )
