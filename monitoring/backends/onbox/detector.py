@@ -92,7 +92,7 @@ class MoveNetDetector:
         self.side = side
 
     def detect(self, rgb: np.ndarray):
-        from ..local import Detection, _clip
+        from ..local.detection import Detection, _clip
 
         height, width = rgb.shape[:2]
         found = []
