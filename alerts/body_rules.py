@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from alerts.rules import _NO_DATA, Finding, _confident, _Frame, _most, _persons, _Verdict
+from alerts.rules.config import Finding
+from alerts.rules.frame import _NO_DATA, _confident, _Frame, _most, _persons, _Verdict
 from monitoring.backends.base import AnalysisResult, Box
 from monitoring.backends.keypoints import DOWN, WRISTS, posture, seen
 

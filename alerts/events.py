@@ -353,8 +353,6 @@ def publish_frame_analyzed(
     """``frame.analyzed``: what the live wall draws on a frame: persons and objects found,
     the camera's regions (``regions``, else read) in the frame's pixels, what is wrong,
     and how each analysis went."""
-    from cameras.polygons import rescale
-
     width, height = frame.width, frame.height
     persons, objects = [], []
     for result in results:
@@ -400,9 +398,7 @@ def publish_frame_analyzed(
             "id": region.pk,
             "name": region.name,
             "kind": region.kind,
-            "points": rescale(
-                region.points, (region.frame_width, region.frame_height), (width, height)
-            ),
+            "points": region.points_on((width, height)),
         }
         for region in (camera.regions.order_by("pk") if regions is None else regions)
     ]

@@ -16,8 +16,9 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from cameras.polygons import KIND_COLOURS, rescale
+from cameras.polygons import KIND_COLOURS
 from monitoring.lib.fonts import drawing_font
+from monitoring.lib.geometry import iou, scale_corners, size_factors
 from monitoring.privacy import served_frame
 
 BOX_COLOUR = "#2e7d32"
@@ -157,16 +158,6 @@ def _value(item: Any, name: str, default: Any = None) -> Any:
     return getattr(item, name, default)
 
 
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    shared = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - shared
-    return shared / union if union > 0 else 0.0
-
-
 def _corners(box: Any) -> tuple[float, float, float, float]:
     left, top = float(_value(box, "left")), float(_value(box, "top"))
     return (left, top, left + float(_value(box, "width")), top + float(_value(box, "height")))
@@ -180,19 +171,15 @@ def overlay_boxes(
     the finding's label; findings that match no detected box are drawn on their own."""
     detected: list[tuple[tuple[float, float, float, float], str, float, Any]] = []
     for result in results:
-        sx = sy = 1.0
-        result_width, result_height = _value(result, "frame_width"), _value(result, "frame_height")
-        if frame_size and result_width and result_height:
-            sx, sy = frame_size[0] / result_width, frame_size[1] / result_height
+        result_size = (_value(result, "frame_width") or 0, _value(result, "frame_height") or 0)
+        sx, sy = size_factors(result_size, frame_size) or (1.0, 1.0)
         for person in _value(result, "persons", []) or []:
-            left, top, right, bottom = _corners(_value(person, "box"))
-            corners = (left * sx, top * sy, right * sx, bottom * sy)
+            corners = scale_corners(_corners(_value(person, "box")), sx, sy)
             detected.append(
                 (corners, "person", float(_value(person, "score", 0)), _value(person, "track_id"))
             )
         for obj in _value(result, "objects", []) or []:
-            left, top, right, bottom = _corners(_value(obj, "box"))
-            corners = (left * sx, top * sy, right * sx, bottom * sy)
+            corners = scale_corners(_corners(_value(obj, "box")), sx, sy)
             detected.append(
                 (corners, str(_value(obj, "label", "")), float(_value(obj, "score", 0)), None)
             )
@@ -207,7 +194,7 @@ def overlay_boxes(
         track = _value(finding, "track_id")
         match = None
         for index, (seen, _label_text, _score, seen_track) in enumerate(detected):
-            if (track is not None and track == seen_track) or _iou(corners, seen) >= SAME_BOX_IOU:
+            if (track is not None and track == seen_track) or iou(corners, seen) >= SAME_BOX_IOU:
                 match = index
                 break
         label, score = str(_value(finding, "label", "")), float(_value(finding, "score", 0))
@@ -241,7 +228,7 @@ def overlay_regions(regions: Iterable[Any], frame_size: tuple[int, int]) -> list
     """Regions (``cameras.Region``) with their points in pixels of ``frame_size``."""
     return [
         OverlayRegion(
-            points=rescale(region.points, (region.frame_width, region.frame_height), frame_size),
+            points=region.points_on(frame_size),
             kind=region.kind,
             name=region.name,
         )

@@ -68,11 +68,18 @@ def _scope(rule: Rule, camera, region) -> dict[str, Any]:
     return {"rule": rule, "camera": camera, "region": region}
 
 
-def load_rule_state(rule: Rule, camera, region) -> dict:
+def load_rule_state(
+    rule: Rule, camera, region, *, lock: bool = False
+) -> tuple[dict, datetime | None]:
     """What ``rule`` remembers about ``camera`` and ``region`` (``initial_state()`` at
-    first)."""
-    row = RuleState.objects.filter(**_scope(rule, camera, region)).only("state").first()
-    return dict(row.state) if row and row.state else initial_state()
+    first) and when its condition was last seen. ``lock`` holds the row until the
+    transaction ends: a later frame of the camera waits for this one's decision."""
+    rows = RuleState.objects.filter(**_scope(rule, camera, region))
+    if lock:
+        rows = rows.select_for_update()
+    row = rows.values_list("state", "last_seen_at").first()
+    state = dict(row[0]) if row and row[0] else initial_state()
+    return state, (row[1] if row else None)
 
 
 def save_rule_state(

@@ -49,8 +49,9 @@ from alerts.models import (
 from cameras import roles
 from cameras.history import record_change, snapshot
 from cameras.models import Camera, Health
-from cameras.polygons import KIND_COLOURS, rescale
+from cameras.polygons import KIND_COLOURS
 from monitoring import analysis_health
+from monitoring.lib.geometry import size_factors
 from monitoring.models import VendorAccount
 from monitoring.privacy import (
     masks_people,
@@ -272,8 +273,10 @@ def alert_overlay(alert: Alert) -> dict | None:
     for result in alert.normalized or []:
         if not isinstance(result, dict):
             continue
-        sx = width / result["frame_width"] if result.get("frame_width") else 1.0
-        sy = height / result["frame_height"] if result.get("frame_height") else 1.0
+        # Results stored before the pipeline scaled them once may be in pixels of the
+        # image sent: those still are scaled here.
+        result_size = (result.get("frame_width") or 0, result.get("frame_height") or 0)
+        sx, sy = size_factors(result_size, (width, height)) or (1.0, 1.0)
         for person in result.get("persons") or []:
             keypoints = [
                 {
@@ -311,9 +314,7 @@ def alert_overlay(alert: Alert) -> dict | None:
                 "id": region.pk,
                 "name": region.name,
                 "kind": region.kind,
-                "points": rescale(
-                    region.points, (region.frame_width, region.frame_height), (width, height)
-                ),
+                "points": region.points_on((width, height)),
             }
         )
     return {

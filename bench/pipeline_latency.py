@@ -58,6 +58,7 @@ import os
 from monitoring.celery import app
 from monitoring.backends import local
 from monitoring.backends.base import Box
+from monitoring.backends.onbox import detector
 
 LEFT = 400.0 if os.environ.get("BENCH_SCENE", "intrusion") == "intrusion" else 40.0
 
@@ -69,7 +70,8 @@ class InstantDetector:
         return [local.Detection(Box(LEFT, 150.0, 80.0, 200.0), 0.9, "hog", 2.0)]
 
 
-local._default_detector = InstantDetector()
+# The process-wide detector the on-box analyzer asks for (``best_detector``).
+detector._best = InstantDetector()
 
 if os.environ.get("BENCH_DECODE", "false") != "true":
     # A vendor that answers at once: the frame is read, not decoded (what decoding a

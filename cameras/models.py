@@ -12,6 +12,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from monitoring.lib.crypto import EncryptedTextField
+from monitoring.lib.geometry import rescale_points
 
 # Bounds of the numbers people set here (forms, API and admin all check them through the
 # fields' validators): what the product can act on, far inside what the database holds.
@@ -292,6 +293,10 @@ class Region(models.Model):
 
     def __str__(self) -> str:
         return f"{self.camera_id} {self.kind} {self.name}"
+
+    def points_on(self, size: tuple[int, int]) -> list[list[float]]:
+        """The polygon in pixels of a frame of ``size`` (width, height)."""
+        return rescale_points(self.points, (self.frame_width, self.frame_height), size)
 
 
 def frame_path(instance: Frame, filename: str) -> str:

@@ -1,7 +1,8 @@
 """Region polygons: whether one may be saved, and moving them to a new frame size.
 
-Pure checks on plain data (``parse_points``, ``polygon_error``, ``segments_intersect``,
-``is_simple``, ``rescale``) and the checks that need a camera's analyses
+Pure checks on plain data (``parse_points``, ``polygon_error``, ``rescale``; the
+geometry itself, ``segments_intersect``, ``is_simple`` and the rescaling, is
+``monitoring.lib.geometry``'s) and the checks that need a camera's analyses
 (``limits_for_camera``, ``region_errors``, ``analysis_region_error``), plus
 ``rescale_camera_regions``, which the capture service calls when a camera's resolution
 changes.
@@ -29,12 +30,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+from monitoring.lib.geometry import rescale_points, shape_problem
 
 Point = tuple[float, float]
 
@@ -42,8 +44,6 @@ MIN_POINTS = 3
 # More points than anyone draws by hand; it bounds the quadratic self-intersection test.
 MAX_POINTS = 100
 MAX_FRAME_SIDE = 20_000
-# Rescaled coordinates keep two decimals: a hundredth of a pixel.
-RESCALE_DECIMALS = 2
 
 BODY_NUM_MAX_AREAS = 10
 BODY_TRACKING_MIN_POINTS = 4
@@ -173,90 +173,25 @@ def edge_error(points: Sequence[Point], width: int, height: int, edge: str = EDG
     return None
 
 
-def _exact(points: Iterable[Point]) -> list[tuple[Fraction, Fraction]]:
-    return [(Fraction(x), Fraction(y)) for x, y in points]
-
-
-def _cross(origin, a, b) -> Fraction:
-    return (a[0] - origin[0]) * (b[1] - origin[1]) - (a[1] - origin[1]) * (b[0] - origin[0])
-
-
-def _sign(value: Fraction) -> int:
-    return (value > 0) - (value < 0)
-
-
-def _within_box(a, b, point) -> bool:
-    return min(a[0], b[0]) <= point[0] <= max(a[0], b[0]) and min(a[1], b[1]) <= point[1] <= max(
-        a[1], b[1]
-    )
-
-
-def segments_intersect(p1: Point, p2: Point, q1: Point, q2: Point) -> bool:
-    """Whether the closed segments p1-p2 and q1-q2 share at least one point (crossing,
-    touching at an end, or overlapping when collinear). Exact for any float input."""
-    p1, p2, q1, q2 = _exact((p1, p2, q1, q2))
-    return _segments_intersect(p1, p2, q1, q2)
-
-
-def _segments_intersect(p1, p2, q1, q2) -> bool:
-    d1 = _sign(_cross(q1, q2, p1))
-    d2 = _sign(_cross(q1, q2, p2))
-    d3 = _sign(_cross(p1, p2, q1))
-    d4 = _sign(_cross(p1, p2, q2))
-    if d1 * d2 < 0 and d3 * d4 < 0:
-        return True
-    return (
-        (d1 == 0 and _within_box(q1, q2, p1))
-        or (d2 == 0 and _within_box(q1, q2, p2))
-        or (d3 == 0 and _within_box(p1, p2, q1))
-        or (d4 == 0 and _within_box(p1, p2, q2))
-    )
-
-
 def _shape_error(points: Sequence[Point]) -> str | None:
-    exact = _exact(points)
-    seen: dict[tuple[Fraction, Fraction], int] = {}
-    for index, point in enumerate(exact, start=1):
-        if point in seen:
-            return _("Points %(first)d and %(second)d are the same point.") % {
-                "first": seen[point],
-                "second": index,
-            }
-        seen[point] = index
-    count = len(exact)
-    edges = [(exact[i], exact[(i + 1) % count]) for i in range(count)]
-    for i in range(count):
-        a, b = edges[i]
-        c = edges[(i + 1) % count][1]
-        # Consecutive edges share b; they overlap when the path turns straight back.
-        if (
-            _cross(a, b, c) == 0
-            and (a[0] - b[0]) * (c[0] - b[0]) + (a[1] - b[1]) * (c[1] - b[1]) > 0
-        ):
-            return _("The outline turns back on itself at point %(index)d.") % {
-                "index": (i + 1) % count + 1
-            }
-        for j in range(i + 2, count):
-            if i == 0 and j == count - 1:
-                continue  # the closing edge shares point 1 with the first edge
-            if _segments_intersect(a, b, *edges[j]):
-                return _(
-                    "The outline crosses itself: the edge from point %(a)d to %(b)d "
-                    "meets the edge from point %(c)d to %(d)d."
-                ) % {"a": i + 1, "b": i + 2, "c": j + 1, "d": (j + 1) % count + 1}
-    twice_area = sum(
-        (a[0] * b[1] - b[0] * a[1] for a, b in zip(exact, exact[1:] + exact[:1], strict=True)),
-        Fraction(0),
-    )
-    if twice_area == 0:
-        return _("The region has no area.")
-    return None
-
-
-def is_simple(points: Sequence[Point]) -> bool:
-    """Whether the closed outline through ``points`` has an area and never meets itself
-    except where consecutive edges share their point."""
-    return len(points) >= MIN_POINTS and _shape_error(points) is None
+    """``geometry.shape_problem`` as one sentence for a person, or None."""
+    problem = shape_problem(points)
+    if problem is None:
+        return None
+    code, numbers = problem
+    if code == "repeated":
+        return _("Points %(first)d and %(second)d are the same point.") % {
+            "first": numbers[0],
+            "second": numbers[1],
+        }
+    if code == "turns_back":
+        return _("The outline turns back on itself at point %(index)d.") % {"index": numbers[0]}
+    if code == "crosses":
+        return _(
+            "The outline crosses itself: the edge from point %(a)d to %(b)d "
+            "meets the edge from point %(c)d to %(d)d."
+        ) % dict(zip("abcd", numbers, strict=True))
+    return _("The region has no area.")
 
 
 def polygon_error(points: Any, width: Any, height: Any) -> str | None:
@@ -278,22 +213,8 @@ def polygon_error(points: Any, width: Any, height: Any) -> str | None:
 # --------------------------------------------------------------------------- rescaling
 
 
-def _scale(value: float, from_side: int, to_side: int) -> float:
-    if from_side <= 1:
-        return 0.0
-    scaled = value * (to_side - 1) / (from_side - 1)
-    return min(max(round(scaled, RESCALE_DECIMALS), 0.0), float(to_side - 1))
-
-
-def rescale(
-    points: Sequence[Sequence[float]], from_size: tuple[int, int], to_size: tuple[int, int]
-) -> list[list[float]]:
-    """``points`` drawn on a ``from_size`` (width, height) frame, in pixels of a
-    ``to_size`` frame: ``0..w-1`` maps linearly onto ``0..w'-1`` on each axis (a change
-    of aspect ratio stretches the region with the picture). Results keep two decimals and
-    stay inside the new frame."""
-    (from_width, from_height), (to_width, to_height) = from_size, to_size
-    return [[_scale(x, from_width, to_width), _scale(y, from_height, to_height)] for x, y in points]
+# ``rescale(points, from_size, to_size)``: a region's points on another frame size.
+rescale = rescale_points
 
 
 # --------------------------------------------------------------------------- vendor limits

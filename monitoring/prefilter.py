@@ -28,7 +28,6 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from cameras.models import CameraAnalysis, Frame, PrefilterSkips, Region
-from cameras.polygons import rescale
 from monitoring.analysis_models import FrameAnalysis
 from monitoring.backends.images import load_rgb
 from monitoring.lib.geometry import point_in_polygon
@@ -90,9 +89,7 @@ def someone_there(frame: Frame, region: Region | None) -> bool | None:
         return None
     if region is None:
         return bool(boxes)
-    polygon = rescale(
-        region.points, (region.frame_width, region.frame_height), (frame.width, frame.height)
-    )
+    polygon = region.points_on((frame.width, frame.height))
     return seen_in(boxes, polygon, frame.height)
 
 

@@ -162,7 +162,7 @@ def graph():
 def test_the_graph_reads_the_product_modules(graph):
     # Guards the checks below against an empty or blind graph.
     assert len(graph) > 100
-    assert "billing.costs" in graph["monitoring.pipeline"]
+    assert "billing.costs" in graph["monitoring.pipeline.params"]
     assert "alerts.events" in graph["alerts.consumers"]
 
 

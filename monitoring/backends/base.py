@@ -1,4 +1,4 @@
-"""What every analysis backend shares: normalized results, typed errors, the retry
+"""What every analysis backend shares: normalized results (``results``), typed errors, the retry
 policy, the circuit breaker, the per-attempt hooks the metered call path plugs into,
 the one per-request recorder every HTTP client reports through (``RequestRecorder``),
 and the shape of what a backend declares about itself (``VendorTraits``, ``ApiSpec``).
@@ -20,126 +20,17 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
-# ---------------------------------------------------------------- normalized results
-
-
-@dataclass(frozen=True)
-class Box:
-    """A rectangle in pixels of the frame that was sent."""
-
-    left: float
-    top: float
-    width: float
-    height: float
-
-    @classmethod
-    def from_corners(cls, left: float, top: float, right: float, bottom: float) -> Box:
-        return cls(left=left, top=top, width=right - left, height=bottom - top)
-
-    @property
-    def right(self) -> float:
-        return self.left + self.width
-
-    @property
-    def bottom(self) -> float:
-        return self.top + self.height
-
-    @property
-    def foot(self) -> tuple[float, float]:
-        """Bottom centre: where a standing person touches the ground."""
-        return (self.left + self.width / 2, self.bottom)
-
-    def as_dict(self) -> dict[str, float]:
-        return {"left": self.left, "top": self.top, "width": self.width, "height": self.height}
-
-
-@dataclass(frozen=True)
-class Keypoint:
-    name: str
-    x: float
-    y: float
-    score: float
-
-
-@dataclass(frozen=True)
-class Attribute:
-    """One labelled attribute, e.g. headwear = "安全帽" (safety helmet) with its score."""
-
-    value: str
-    score: float
-
-
-@dataclass
-class Person:
-    box: Box
-    score: float
-    keypoints: list[Keypoint] = field(default_factory=list)
-    # Vendor attribute name -> value (Baidu body_attr names: headwear, upper_color, smoke...)
-    attributes: dict[str, Attribute] = field(default_factory=dict)
-    track_id: int | None = None
-
-
-@dataclass
-class DetectedObject:
-    """A box that is not a whole person: helmet, clothes, gesture, hand, face..."""
-
-    label: str
-    box: Box
-    score: float
-    keypoints: list[Keypoint] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class DriverBehaviour:
-    name: str
-    score: float
-    threshold: float
-
-    @property
-    def present(self) -> bool:
-        return self.score >= self.threshold
-
-
-@dataclass
-class Driver:
-    box: Box
-    score: float
-    behaviours: list[DriverBehaviour] = field(default_factory=list)
-
-
-@dataclass
-class AnalysisResult:
-    """The normalized answer of one vendor request, whatever the vendor.
-
-    Only the fields the API fills are set; ``raw`` is the vendor's answer as received.
-    For APIs that take several images, per-image findings are in ``per_image``.
-    """
-
-    vendor: str
-    api: str
-    frame_width: int | None = None
-    frame_height: int | None = None
-    persons: list[Person] = field(default_factory=list)
-    objects: list[DetectedObject] = field(default_factory=list)
-    drivers: list[Driver] = field(default_factory=list)
-    person_count: int | None = None
-    area_counts: list[int] = field(default_factory=list)
-    flow_in: int | None = None
-    flow_out: int | None = None
-    sequence_score: float | None = None  # fall, fight
-    face_quality: str | None = None
-    liveness: bool | None = None
-    per_image: list[AnalysisResult] = field(default_factory=list)
-    images: dict[str, str] = field(default_factory=dict)  # body_seg maps, rendered images
-    request_id: str = ""
-    replay: bool = False  # the answer is a recorded example, not an analysis of this image
-    raw: Any = None
-
-    def as_dict(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
-        return asdict(self)
-
+# Re-exported: clients and callers import the normalized results from here.
+from .results import (  # noqa: F401
+    AnalysisResult,
+    Attribute,
+    Box,
+    DetectedObject,
+    Driver,
+    DriverBehaviour,
+    Keypoint,
+    Person,
+)
 
 # ---------------------------------------------------------------- errors
 

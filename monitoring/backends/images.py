@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps
 
-from .base import Box, InvalidImage
+from .base import InvalidImage
 
 # Formats we are willing to decode at all; anything else is refused before a decoder runs.
 DECODABLE_FORMATS = ("JPEG", "PNG", "BMP", "GIF", "TIFF", "WEBP")
@@ -120,14 +120,6 @@ class PreparedImage:
 
     def to_sent(self, x: float, y: float) -> tuple[float, float]:
         return (x * self.scale, y * self.scale)
-
-    def box_to_original(self, box: Box) -> Box:
-        return Box(
-            left=box.left / self.scale,
-            top=box.top / self.scale,
-            width=box.width / self.scale,
-            height=box.height / self.scale,
-        )
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ def next_shanghai_midnight(now: datetime) -> datetime:
 #    failed", 15 "app not exists or create failed": the account's credentials or
 #    application are wrong: every API of the account, until an admin resumes.
 # 100/110/111 (access token) reach here only after the client refreshed the token once
-#    and the vendor refused it again (``baidu._token_refused``), and a refused key pair at
+#    and the vendor refused it again (``baidu.client._token_refused``), and a refused key pair at
 #    the token endpoint is the same: the account, until an admin resumes.
 _BAIDU: dict[int, StopRule] = {
     17: StopRule(SCOPE_API, PAUSED, LIFT_NEXT_DAY, "daily_limit"),

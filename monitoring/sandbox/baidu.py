@@ -41,8 +41,9 @@ from monitoring.backends.baidu import (
     MIN_TRACKING_POINTS,
 )
 from monitoring.backends.base import BackendError, BadRequest, InvalidImage
+from monitoring.backends.geometry import parse_area
 from monitoring.backends.images import BAIDU
-from monitoring.lib.geometry import Polygon, parse_area
+from monitoring.lib.geometry import Polygon
 
 from . import analysis, limits
 from .common import b64decode, json_response, open_image, read_body, sandbox_view, upright

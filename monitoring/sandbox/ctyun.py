@@ -33,8 +33,8 @@ from monitoring.backends.ctyun import (
     CtyunApi,
     eop_authorization,
 )
+from monitoring.backends.geometry import parse_area
 from monitoring.backends.images import CTYUN, CTYUN_FACE
-from monitoring.lib.geometry import parse_area
 
 from . import analysis, limits
 from .common import b64decode, json_response, open_image, read_body, sandbox_view, upright

@@ -90,7 +90,3 @@ def take_total_quota(vendor: str, credential: str, api: str) -> bool:
 def give_back_total_quota(vendor: str, credential: str, api: str) -> None:
     if _limit("TOTAL_QUOTA"):
         _decr(_key("total", vendor, credential, api))
-
-
-def total_used(vendor: str, credential: str, api: str) -> int:
-    return int(cache.get(_key("total", vendor, credential, api), 0) or 0)

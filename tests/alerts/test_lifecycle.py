@@ -374,7 +374,7 @@ def test_the_database_refuses_a_second_unresolved_alert(rule, make_rule, camera,
 
 def test_rule_state_is_kept_between_frames(rule):
     camera, region = rule.camera, rule.region
-    assert lifecycle.load_rule_state(rule, camera, region) == {"consecutive": 0}
+    assert lifecycle.load_rule_state(rule, camera, region) == ({"consecutive": 0}, None)
 
     lifecycle.save_rule_state(
         rule, camera, region, {"consecutive": 2, "tracks": []}, decision(), now=at(5)
@@ -383,7 +383,10 @@ def test_rule_state_is_kept_between_frames(rule):
         rule, camera, region, {"consecutive": 3, "tracks": []}, decision(), now=at(10)
     )
 
-    assert lifecycle.load_rule_state(rule, camera, region) == {"consecutive": 3, "tracks": []}
+    assert lifecycle.load_rule_state(rule, camera, region) == (
+        {"consecutive": 3, "tracks": []},
+        at(10),
+    )
     row = RuleState.objects.get()
     assert (row.consecutive, row.last_seen_at) == (3, at(10))
 

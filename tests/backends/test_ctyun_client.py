@@ -17,7 +17,6 @@ import pytest
 import respx
 from PIL import Image
 
-from monitoring.backends import ctyun
 from monitoring.backends.base import (
     AuthError,
     BadRequest,
@@ -37,6 +36,7 @@ from monitoring.backends.base import (
     Unsupported,
 )
 from monitoring.backends.ctyun import CTYUN_APIS, CtyunClient, eop_authorization
+from monitoring.backends.ctyun import client as ctyun_client
 from monitoring.backends.images import PreparedImage
 
 BASE = "https://ai-global.ctapi.ctyun.cn"
@@ -738,7 +738,7 @@ def test_fence_areas_of_three_and_nine_points_on_the_image_edge_are_sent(client,
 
 def test_a_fence_area_in_original_pixels_is_scaled_to_the_image_sent(client, vendor, monkeypatch):
     # Given frames of 1920x1080 sent at half size
-    monkeypatch.setattr(ctyun, "prepare_image", fake_prepared(960, 540, 1920, 1080))
+    monkeypatch.setattr(ctyun_client, "prepare_image", fake_prepared(960, 540, 1920, 1080))
     route = vendor.post(SEED_PATHS["fence"]).respond(json=FENCE_ANSWER)
 
     # When a fence drawn on the original is used
@@ -794,7 +794,7 @@ def test_the_largest_and_smallest_allowed_image_counts_are_sent(client, vendor, 
 def test_a_fence_request_over_35_mb_is_refused_locally(client, anything, monkeypatch):
     # Given frames whose base64 is 5.3 MB each: seven make more than 4.3.3's 35M
     big = b"\xff" * 4_000_000
-    monkeypatch.setattr(ctyun, "prepare_image", fake_prepared(320, 240, 320, 240, data=big))
+    monkeypatch.setattr(ctyun_client, "prepare_image", fake_prepared(320, 240, 320, 240, data=big))
     with pytest.raises(BadRequest, match="35 MB"):
         client.call("fence", [JPEG] * 7, area=FULL_AREA)
     assert anything.call_count == 0

@@ -1,4 +1,5 @@
-"""Area strings and point-in-polygon (monitoring/lib/geometry.py)."""
+"""Area strings (monitoring/backends/geometry.py) and the shared geometry
+(monitoring/lib/geometry.py): point-in-polygon, boxes, clamping, scaled results."""
 
 from __future__ import annotations
 
@@ -6,7 +7,17 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from monitoring.lib.geometry import format_area, parse_area, point_in_polygon
+from monitoring.backends.base import AnalysisResult, Box, Keypoint, Person
+from monitoring.backends.geometry import format_area, parse_area, read_area
+from monitoring.lib.geometry import (
+    clamp_points,
+    covered,
+    intersection,
+    iou,
+    point_in_polygon,
+    shape_problem,
+    size_factors,
+)
 
 coordinate = st.integers(min_value=-2000, max_value=2000)
 point = st.tuples(coordinate, coordinate)
@@ -161,3 +172,76 @@ def test_a_point_beyond_the_bounding_box_is_outside(poly, pt):
     xs, ys = [x for x, _ in poly], [y for _, y in poly]
     assume(not (min(xs) <= pt[0] <= max(xs) and min(ys) <= pt[1] <= max(ys)))
     assert not point_in_polygon(pt, poly)
+
+
+# ---------------------------------------------------------------- read_area
+
+
+def test_an_area_reads_the_same_from_text_from_points_and_from_flat_lists():
+    square = [(10.0, 10.0), (50.0, 10.0), (50.0, 40.0), (10.0, 40.0)]
+    assert read_area("10,10,50,10,50,40,10,40") == [square]
+    assert read_area([(10, 10), (50, 10), (50, 40), (10, 40)]) == [square]
+    assert read_area([[[10, 10], [50, 10], [50, 40], [10, 40]]]) == [square]
+    assert read_area([[10, 10, 50, 10, 50, 40, 10, 40]]) == [square]
+    assert read_area(None) == [] and read_area("  ") == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [[(0, 0), (1, 1)], [[0, 0, 1]], [(0, 0), (1, float("nan")), (2, 2)], 42],
+)
+def test_an_area_that_is_not_polygons_is_refused(value):
+    with pytest.raises(ValueError):
+        read_area(value)
+
+
+# ---------------------------------------------------------------- boxes
+
+
+def test_box_overlap_measures():
+    a, b = (0, 0, 10, 10), (5, 0, 15, 10)
+    assert intersection(a, b) == 50
+    assert iou(a, b) == pytest.approx(50 / 150)
+    assert covered(a, b) == 0.5
+    assert intersection(a, (10, 0, 20, 10)) == 0.0  # touching edges share no area
+    assert iou((0, 0, 0, 0), (0, 0, 0, 0)) == 0.0
+
+
+def test_size_factors_are_none_for_the_same_or_an_unknown_size():
+    assert size_factors((4096, 2048), (5120, 2560)) == (1.25, 1.25)
+    assert size_factors((640, 480), (640, 480)) is None
+    assert size_factors((0, 480), (640, 480)) is None
+    assert size_factors((640, 480), None) is None
+
+
+def test_a_result_is_scaled_to_the_frame_with_its_keypoints_and_windows():
+    person = Person(
+        box=Box(400, 200, 80, 160), score=0.9, keypoints=[Keypoint("nose", 440, 210, 0.8)]
+    )
+    window = AnalysisResult("ctyun", "fence", 4096, 2048, persons=[person])
+    result = AnalysisResult("baidu", "body_attr", 4096, 2048, persons=[person], per_image=[window])
+
+    scaled = result.scaled_to((5120, 2560))
+
+    assert (scaled.frame_width, scaled.frame_height) == (5120, 2560)
+    assert scaled.persons[0].box == Box(500, 250, 100, 200)
+    assert (scaled.persons[0].keypoints[0].x, scaled.persons[0].keypoints[0].y) == (550, 262.5)
+    assert scaled.per_image[0].persons[0].box == Box(500, 250, 100, 200)
+    assert result.persons[0].box == Box(400, 200, 80, 160)  # the original is untouched
+    assert result.scaled_to((4096, 2048)) is result
+
+
+# ---------------------------------------------------------------- polygons
+
+
+def test_points_are_clamped_to_whole_pixels_inside_the_frame():
+    points = [(-3.2, 0.4), (639.6, 10.5), (100.49, 480)]
+    assert clamp_points(points, (640, 480)) == [(0, 0), (639, 10), (100, 479)]
+    assert clamp_points(points, (640, 480), lowest=1) == [(1, 1), (639, 10), (100, 479)]
+
+
+def test_shape_problems_name_the_points_involved():
+    assert shape_problem([(0, 0), (10, 0), (10, 10), (0, 10)]) is None
+    assert shape_problem([(0, 0), (10, 0), (0, 0), (0, 10)]) == ("repeated", (1, 3))
+    assert shape_problem([(0, 0), (10, 10), (10, 0), (0, 10)]) == ("crosses", (1, 2, 3, 4))
+    assert shape_problem([(0, 0), (5, 0), (10, 0)]) == ("turns_back", (3,))

@@ -1,4 +1,4 @@
-"""The on-box analyzer (monitoring/backends/local.py)."""
+"""The on-box analyzer (monitoring/backends/local/)."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from monitoring.backends import baidu, ctyun
+from monitoring.backends.baidu import client as baidu_client
 from monitoring.backends.base import AuthError, RateLimited, ServiceError, TokenExpired
 from monitoring.backends.stops import next_shanghai_midnight, stop_rule
 
@@ -37,7 +38,7 @@ def test_baidu_codes_that_do_not_stop(code):
 def test_a_baidu_token_error_stops_only_once_the_client_refreshed_the_token():
     first = baidu.error_from_answer({"error_code": 110, "error_msg": "x"}, api="body_attr")
     assert isinstance(first, TokenExpired) and stop_rule(first) is None
-    again = baidu._token_refused(first)
+    again = baidu_client._token_refused(first)
     assert stop_rule(again).scope == "account"
     refused_key_pair = AuthError("invalid_client", vendor="baidu", api="token", code="x")
     assert stop_rule(refused_key_pair).scope == "account"

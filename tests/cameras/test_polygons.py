@@ -14,14 +14,13 @@ from cameras.history import camera_history
 from cameras.models import ChangeRecord, Region
 from cameras.polygons import (
     analysis_region_error,
-    is_simple,
     limits_for_camera,
     polygon_error,
     region_errors,
     rescale,
     rescale_camera_regions,
-    segments_intersect,
 )
+from monitoring.lib.geometry import is_simple, segments_intersect
 from tests.cameras import (
     AnalysisFactory,
     CameraFactory,

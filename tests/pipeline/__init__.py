@@ -16,7 +16,8 @@ from alerts.models import Rule
 from cameras.frames import store_frame
 from cameras.models import Camera, CameraAnalysis, Frame, Region, RegionKind, Site, SourceKind
 from monitoring.backends.base import AnalysisResult, Box, Person
-from monitoring.lib.geometry import parse_area, point_in_polygon
+from monitoring.backends.geometry import read_area
+from monitoring.lib.geometry import point_in_polygon
 from monitoring.models import VendorAccount
 from monitoring.pipeline import result_from_dict
 
@@ -63,7 +64,7 @@ class RecordedAnalyzer:
             answer.area_counts = [len(answer.persons)] if params and params.get("area") else []
         if api == "fence":
             # The recorded workers standing in the area sent (one polygon).
-            (area,) = parse_area(params["area"])
+            (area,) = read_area(params["area"])
             inside = [p for p in answer.persons if point_in_polygon(p.box.foot, area)]
             single = AnalysisResult(
                 vendor="local",

@@ -15,7 +15,7 @@ from cameras.frames import store_frame
 from cameras.models import Region, RegionKind
 from monitoring import pipeline
 from monitoring.analysis_models import FrameAnalysis, FrameAnalysisStatus, RuleEvaluation
-from monitoring.backends import baidu
+from monitoring.backends.baidu import client as baidu
 from monitoring.backends.base import RetryPolicy
 from monitoring.models import VendorAccount
 from tests.backends.test_local import walking_frames

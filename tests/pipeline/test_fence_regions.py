@@ -61,7 +61,10 @@ def test_two_fences_each_send_their_own_area_and_their_rules_read_only_their_own
 
     # Then both fences were sent, each its own area
     areas = sorted(call[2]["area"] for call in analyzer.calls_of("fence"))
-    assert areas == sorted(["380,300,620,300,620,470,380,470", "500,20,620,20,620,120,500,120"])
+    assert areas == [
+        [(380, 300), (620, 300), (620, 470), (380, 470)],
+        [(500, 20), (620, 20), (620, 120), (500, 120)],
+    ]
     rows = FrameAnalysis.objects.filter(frame=frame).order_by("region_id")
     assert [(row.region_id, row.status) for row in rows] == [
         (east.pk, FrameAnalysisStatus.DONE),

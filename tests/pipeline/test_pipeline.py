@@ -14,6 +14,7 @@ import respx
 from django.utils import timezone
 
 from alerts.models import Alert, AlertStatus, EventType, LiveEvent, RuleState
+from billing import budgets
 from billing.metered import close_backends
 from billing.models import UsageRecord
 from cameras.models import Region, RegionKind, Site
@@ -166,10 +167,10 @@ def test_given_fence_and_persons_analyses_when_both_run_then_each_call_is_one_le
     # When one frame is analysed
     outcome = analyze(store(camera, 0))
 
-    # Then each analysis made one recorded call, the fence one with the region's area
+    # Then each analysis made one recorded call, the fence one with the region's polygon
     assert sorted(call[0] for call in analyzer.calls) == ["fence", "persons"]
     (fence_call,) = analyzer.calls_of("fence")
-    assert fence_call[2]["area"] == ",".join(f"{x},{y}" for x, y in FENCE)
+    assert fence_call[2]["area"] == [tuple(point) for point in FENCE]
     assert UsageRecord.objects.filter(camera_id=camera.pk).count() == 2
     assert Alert.objects.count() == 1
     assert {item.status for item in outcome.analyses} == {"done"}
@@ -219,10 +220,8 @@ def test_given_a_paused_budget_when_a_frame_comes_then_it_is_dropped_with_the_bu
     camera, analyzer, monkeypatch
 ):
     add_analysis(camera, "persons")
-    monkeypatch.setattr(pipeline.budgets, "should_analyze", lambda camera_id, number: False)
-    monkeypatch.setattr(
-        pipeline.budgets, "pause_reason", lambda camera_id: "the monthly budget is used up"
-    )
+    monkeypatch.setattr(budgets, "should_analyze", lambda camera_id, number: False)
+    monkeypatch.setattr(budgets, "pause_reason", lambda camera_id: "the monthly budget is used up")
 
     outcome = analyze(store(camera, 0))
 
@@ -256,7 +255,7 @@ def test_given_analyses_with_their_own_intervals_then_each_runs_at_its_own_pace(
     counted = analyzer.calls_of("body_num")
     assert len(counted) == 3
     # With the crowd region as its area, kept from pixel 1 as Baidu's body_num wants
-    assert counted[0][2]["area"] == "1,1,639,1,639,479,1,479"
+    assert counted[0][2]["area"] == [[(1, 1), (639, 1), (639, 479), (1, 479)]]
     frames = FrameAnalysis.objects.filter(api="body_num").order_by("frame__captured_at")
     assert [round((row.frame.captured_at - at(0)).total_seconds()) for row in frames] == [0, 6, 12]
     # And the crowd rule, evaluated on every analysed frame, opened one alert
@@ -592,6 +591,71 @@ def test_given_a_permanent_vendor_error_then_it_is_logged_with_its_code_and_not_
     (result,) = outcome.analyses
     assert (result.status, result.error_code) == ("failed", "216201")
     assert "vendor code 216201" in caplog.text
+
+
+# ---------------------------------------------------------------- frame pixels
+# Results are scaled to pixels of the stored frame once, right after the vendor answers: a
+# frame larger than the vendor's limit is sent shrunk, and what the live wall draws, what
+# is stored and what the rules read are all in pixels of the frame itself.
+
+# Larger than Baidu's 4096 px longest side (images.BAIDU): sent at 4096x2048, scale 0.8.
+FRAME = (5120, 2560)
+# Where Baidu sees the person, in pixels of the 4096x2048 image it was sent ...
+SENT_BOX = {"left": 400, "top": 200, "width": 80, "height": 160}
+# ... and where that person is in the stored frame.
+FRAME_BOX = {"left": 500.0, "top": 250.0, "width": 100.0, "height": 200.0}
+
+
+def _body_attr_answer() -> dict:
+    return {
+        "log_id": 1,
+        "person_num": 1,
+        "person_info": [
+            {
+                "location": {**SENT_BOX, "score": 0.95},
+                "attributes": {"is_human": {"name": "正常人体", "score": 0.99}},
+            }
+        ],
+    }
+
+
+def test_a_frame_shrunk_for_the_vendor_is_drawn_stored_and_judged_in_its_own_pixels(camera, baidu):
+    # Given a Baidu body_attr analysis and a fence drawn on the 5120x2560 picture around
+    # the person's feet in frame pixels (550, 450); in pixels of the image sent the feet
+    # are at (440, 360), outside it
+    fence = Region.objects.create(
+        camera=camera,
+        name="Yard",
+        kind=RegionKind.FENCE,
+        points=[[500, 400], [700, 400], [700, 600], [500, 600]],
+        frame_width=FRAME[0],
+        frame_height=FRAME[1],
+    )
+    add_rule(camera, region=fence, consecutive_frames=1)
+    add_analysis(camera, "body_attr", baidu)
+
+    # When a 5120x2560 frame is analysed
+    with respx.mock(base_url=BAIDU) as vendor:
+        vendor.get("/oauth/2.0/token").respond(
+            json={"access_token": "24.token", "expires_in": 2592000, "scope": "brain_all_scope"}
+        )
+        route = vendor.post(BODY_ATTR).respond(json=_body_attr_answer())
+        frame = store(camera, 0, *FRAME)
+        analyze(frame)
+    assert route.call_count == 1
+
+    # Then the live overlay's box is in pixels of the frame, not of the image sent
+    (event,) = LiveEvent.objects.filter(type=EventType.FRAME_ANALYZED)
+    (person,) = event.payload["persons"]
+    assert person["box"] == FRAME_BOX
+    # and so is the stored result
+    stored = FrameAnalysis.objects.get(frame=frame).result
+    assert (stored["frame_width"], stored["frame_height"]) == FRAME
+    assert stored["persons"][0]["box"] == FRAME_BOX
+    # and the fence rule read the person inside the fence: one alert, drawn where it is
+    alert = Alert.objects.get()
+    assert alert.rule.region_id == fence.pk
+    assert event.payload["problems"][0]["findings"][0]["box"] == FRAME_BOX
 
 
 # ---------------------------------------------------------------- demo data

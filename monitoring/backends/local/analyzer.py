@@ -1,39 +1,16 @@
-"""The on-box analyzer of the embedded default: person detection on the CPU.
-
-The detector is MoveNet MultiPose (``onbox/``: persons with boxes, scores, 17 keypoints
-and a posture), when the install step fetched and converted its model; otherwise, as the
-last fallback, what ships inside opencv-python-headless 4.x. Fallback cues:
-- ``hog``: OpenCV's default HOG + linear SVM people detector (upright, mostly whole
-  bodies at least ~100 px tall in the working image), multi-scale, with non-maximum
-  suppression.
-- ``face``: the frontal-face Haar cascade; a face implies a person whose box is
-  extrapolated from head-to-body proportions (catches close-ups HOG cannot see).
-- ``motion`` (``body_tracking`` only): MOG2 background subtraction per tracked case;
-  moving blobs that no other cue explains become person candidates.
-
-APIs, shaped like the vendors' so rules and the pipeline treat every backend alike:
-``persons``; ``body_num`` (Baidu crowd count with ``area`` polygons); ``fence`` (CTYun
-electronic fence over a list of images); ``body_tracking`` (Baidu dynamic in/out flow,
-one centroid tracker per ``case_id``, kept in this process); ``fall`` (CTYun's fall
-window, scored from the posture of the detected people, MoveNet only). Boxes are in pixels of the
-image given, EXIF orientation applied.
-"""
+"""``LocalAnalyzer``: the on-box analyzer's APIs on top of detection and tracking."""
 
 from __future__ import annotations
 
-import math
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-import cv2
 import numpy as np
 
-from monitoring.lib.geometry import Polygon, parse_area, point_in_polygon
+from monitoring.lib import geometry
+from monitoring.lib.geometry import Polygon, point_in_polygon
 
-from .base import (
+from ..base import (
     ON_BOX,
     AnalysisResult,
     ApiSpec,
@@ -45,9 +22,10 @@ from .base import (
     Unsupported,
     VendorTraits,
 )
-from .detection import Detection
-from .detection import clip_box as _clip
-from .images import load_rgb
+from ..geometry import read_area
+from ..images import load_rgb
+from .detection import Detection, Detector, default_detector, suppress
+from .tracking import CaseStore
 
 VENDOR = "local"
 
@@ -61,367 +39,6 @@ FENCE_MAX_IMAGES = 32
 FENCE_MIN_POINTS, FENCE_MAX_POINTS = 3, 9
 # Baidu body_tracking, seed `人流量统计-动态版` > `请求参数` (area): one polygon, "大于3个顶点".
 TRACKING_MIN_POINTS = 4
-
-
-# ---------------------------------------------------------------- detection
-
-
-class Detector(Protocol):
-    """Finds person candidates in an RGB frame (height x width x 3, uint8)."""
-
-    def detect(self, rgb: np.ndarray) -> list[Detection]: ...
-
-
-def _iou(a: Box, b: Box) -> float:
-    inter = _intersection(a, b)
-    union = a.width * a.height + b.width * b.height - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _intersection(a: Box, b: Box) -> float:
-    width = min(a.right, b.right) - max(a.left, b.left)
-    height = min(a.bottom, b.bottom) - max(a.top, b.top)
-    return max(0.0, width) * max(0.0, height)
-
-
-def suppress(
-    detections: Sequence[Detection], iou: float = 0.4, containment: float = 0.8
-) -> list[Detection]:
-    """Greedy non-maximum suppression, best score first. A box is also dropped when most
-    of it (``containment``) lies inside a better one: HOG nests boxes around one body."""
-    kept: list[Detection] = []
-    for candidate in sorted(detections, key=lambda item: item.score, reverse=True):
-        area = candidate.box.width * candidate.box.height
-        if any(
-            _iou(candidate.box, other.box) > iou
-            or (area > 0 and _intersection(candidate.box, other.box) / area > containment)
-            for other in kept
-        ):
-            continue
-        kept.append(candidate)
-    return kept
-
-
-class PersonDetector:
-    """HOG people detector plus face-implied persons, each on a working copy of the
-    frame scaled so its longest side is ``working_side`` (HOG) or ``face_side`` (faces),
-    upscaling at most ``max_upscale``: a 640x480 camera frame is looked at in 800x600,
-    where a person 80 px tall in the frame fills HOG's 64x128 window.
-
-    Build one per process (``default_detector``): the HOG descriptor and cascade are
-    loaded once, lazily.
-    """
-
-    HOG_WINDOW = (64, 128)
-    # OpenCV's peopledetect sample: the person fills the window minus these margins.
-    HOG_MARGIN_X, HOG_MARGIN_Y = 0.15, 0.05
-    # Adult proportions: a body is about 7.5 heads tall and 2.5-3 heads wide; a Haar
-    # face box spans brows to mouth, about 0.8 of the head's height.
-    HEAD_PER_FACE = 1.25
-    BODY_HEADS_TALL = 7.5
-    BODY_FACES_WIDE = 3.0
-
-    def __init__(
-        self,
-        working_side: int = 800,
-        face_side: int = 640,
-        max_upscale: float = 2.0,
-        min_margin: float = 0.5,
-        win_stride: int = 8,
-        pyramid_scale: float = 1.05,
-        face_min_neighbours: int = 5,
-        cues: Sequence[str] = ("hog", "face"),
-    ):
-        self.working_side = working_side
-        self.face_side = face_side
-        self.max_upscale = max_upscale
-        self.min_margin = min_margin
-        self.win_stride = win_stride
-        self.pyramid_scale = pyramid_scale
-        self.face_min_neighbours = face_min_neighbours
-        self.cues = tuple(cues)
-        self.method = "opencv " + " + ".join(
-            {"hog": "hog people detector", "face": "haar frontal face"}[cue] for cue in self.cues
-        )
-        self._hog: cv2.HOGDescriptor | None = None
-        self._face: cv2.CascadeClassifier | None = None
-        self._lock = threading.Lock()
-        self._face_lock = threading.Lock()  # a cascade is not safe to share across threads
-
-    def _models(self) -> tuple[cv2.HOGDescriptor, cv2.CascadeClassifier]:
-        with self._lock:
-            if self._hog is None:
-                hog = cv2.HOGDescriptor()
-                hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
-                self._hog = hog
-            if self._face is None:
-                path = cv2.data.haarcascades + "haarcascade_frontalface_alt2.xml"
-                face = cv2.CascadeClassifier(path)
-                if face.empty():
-                    raise RuntimeError(f"OpenCV face cascade missing: {path}")
-                self._face = face
-            return self._hog, self._face
-
-    def _working_copy(self, rgb: np.ndarray, side: int) -> tuple[np.ndarray, float]:
-        height, width = rgb.shape[:2]
-        scale = min(side / max(width, height), self.max_upscale)
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        if size == (width, height):
-            return rgb, 1.0
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        return cv2.resize(rgb, size, interpolation=interpolation), scale
-
-    def detect(self, rgb: np.ndarray) -> list[Detection]:
-        height, width = rgb.shape[:2]
-        hog, face = self._models()
-        bodies: list[Detection] = []
-        if "hog" in self.cues:
-            work, scale = self._working_copy(rgb, self.working_side)
-            bodies = [
-                _rescale(detection, 1 / scale, width, height)
-                for detection in self._hog_people(hog, work)
-            ]
-        faces: list[Detection] = []
-        if "face" in self.cues:
-            work, scale = self._working_copy(rgb, self.face_side)
-            faces = [
-                _rescale(detection, 1 / scale, width, height)
-                for detection in self._face_people(face, work)
-            ]
-            # A face in the upper half of a body already found is that same person.
-            faces = [
-                candidate
-                for candidate in faces
-                if not any(_in_upper_half(_face_centre(candidate), body.box) for body in bodies)
-            ]
-        return suppress(bodies + faces)
-
-    def _hog_people(self, hog: cv2.HOGDescriptor, work: np.ndarray) -> list[Detection]:
-        height, width = work.shape[:2]
-        if width < self.HOG_WINDOW[0] or height < self.HOG_WINDOW[1]:
-            return []
-        bgr = cv2.cvtColor(work, cv2.COLOR_RGB2BGR)
-        rects, margins = hog.detectMultiScale(
-            bgr,
-            hitThreshold=0,
-            winStride=(self.win_stride, self.win_stride),
-            padding=(16, 16),
-            scale=self.pyramid_scale,
-        )
-        people = []
-        for rect, margin in zip(rects, np.ravel(margins), strict=True):
-            x, y, w, h = (float(value) for value in rect)
-            if margin < self.min_margin:
-                continue
-            dx, dy = self.HOG_MARGIN_X * w, self.HOG_MARGIN_Y * h
-            box = _clip(Box(x + dx, y + dy, w - 2 * dx, h - 2 * dy), width, height)
-            if box.width <= 0 or box.height <= 0:
-                continue
-            # Margin 0 is the SVM's decision boundary; the score grows towards 1 with it.
-            people.append(Detection(box, 1 - math.exp(-float(margin)), "hog", float(margin)))
-        return suppress(people)
-
-    def _face_people(self, face: cv2.CascadeClassifier, work: np.ndarray) -> list[Detection]:
-        height, width = work.shape[:2]
-        grey = cv2.equalizeHist(cv2.cvtColor(work, cv2.COLOR_RGB2GRAY))
-        with self._face_lock:
-            faces, neighbours = face.detectMultiScale2(
-                grey, scaleFactor=1.1, minNeighbors=self.face_min_neighbours, minSize=(20, 20)
-            )
-        people = []
-        for rect, count in zip(faces, np.ravel(neighbours), strict=True):
-            x, y, w, h = (float(value) for value in rect)
-            centre = (x + w / 2, y + h / 2)
-            head = h * self.HEAD_PER_FACE
-            top = y - (head - h) * 0.7  # most of the head above the face box is skull
-            body_width = w * self.BODY_FACES_WIDE
-            box = _clip(
-                Box(centre[0] - body_width / 2, top, body_width, head * self.BODY_HEADS_TALL),
-                width,
-                height,
-            )
-            score = float(count) / (float(count) + self.face_min_neighbours)
-            people.append(Detection(box, score, "face", float(count), face=Box(x, y, w, h)))
-        return people
-
-
-def _face_centre(detection: Detection) -> tuple[float, float]:
-    face = detection.face or detection.box
-    return (face.left + face.width / 2, face.top + face.height / 2)
-
-
-def _in_upper_half(point: tuple[float, float], box: Box) -> bool:
-    x, y = point
-    return box.left <= x <= box.right and box.top <= y <= box.top + box.height / 2
-
-
-def _rescale(detection: Detection, factor: float, width: int, height: int) -> Detection:
-    def scaled(box: Box) -> Box:
-        return Box(box.left * factor, box.top * factor, box.width * factor, box.height * factor)
-
-    face = scaled(detection.face) if detection.face is not None else None
-    return Detection(
-        _clip(scaled(detection.box), width, height),
-        detection.score,
-        detection.cue,
-        detection.strength,
-        face=face,
-    )
-
-
-_hog: PersonDetector | None = None
-_hog_lock = threading.Lock()
-
-
-def default_detector() -> Detector:
-    """The process-wide detector, built on first use: MoveNet when its model is
-    installed (``onbox.detector.best_detector``), else this module's HOG + face detector."""
-    from .onbox.detector import best_detector
-
-    global _hog
-    movenet = best_detector()
-    if movenet is not None:
-        return movenet
-    with _hog_lock:
-        if _hog is None:
-            _hog = PersonDetector()
-        return _hog
-
-
-# ---------------------------------------------------------------- tracking
-
-
-class MotionDetector:
-    """Moving blobs from MOG2 background subtraction, one model per camera sequence."""
-
-    def __init__(self, working_side: int = 480, min_area_ratio: float = 0.002):
-        self.working_side = working_side
-        self.min_area_ratio = min_area_ratio
-        self.subtractor = cv2.createBackgroundSubtractorMOG2(
-            history=200, varThreshold=16, detectShadows=False
-        )
-        self.frames = 0
-        self.size: tuple[int, int] | None = None
-
-    def detect(self, rgb: np.ndarray) -> list[Detection]:
-        height, width = rgb.shape[:2]
-        if self.size != (width, height):  # a new camera resolution: start learning again
-            self.subtractor = cv2.createBackgroundSubtractorMOG2(
-                history=200, varThreshold=16, detectShadows=False
-            )
-            self.frames = 0
-            self.size = (width, height)
-        scale = min(1.0, self.working_side / max(width, height))
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        work = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
-        work = cv2.GaussianBlur(work, (5, 5), 0)
-        mask = self.subtractor.apply(work)
-        self.frames += 1
-        if self.frames < 2:  # the first frame is all "foreground"
-            return []
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
-        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel, iterations=2)
-        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        frame_area = size[0] * size[1]
-        blobs = []
-        for contour in contours:
-            area = cv2.contourArea(contour)
-            if area < self.min_area_ratio * frame_area:
-                continue
-            x, y, w, h = (float(value) for value in cv2.boundingRect(contour))
-            box = Box(x / scale, y / scale, w / scale, h / scale)
-            fill = float(area) / frame_area
-            blobs.append(Detection(_clip(box, width, height), 0.3, "motion", fill))
-        return blobs
-
-
-@dataclass
-class Track:
-    id: int
-    box: Box
-    inside: bool | None = None
-    missed: int = 0
-    hits: int = 1
-
-
-@dataclass
-class CentroidTracker:
-    """Greedy nearest-centroid matching between frames. A detection continues a track
-    when its centre moved less than ``max_jump`` times the taller box's height; a track
-    unseen for more than ``max_missed`` frames ends. IDs start at 1 per tracker."""
-
-    max_jump: float = 1.0
-    max_missed: int = 5
-    tracks: dict[int, Track] = field(default_factory=dict)
-    next_id: int = 1
-
-    def update(self, boxes: Sequence[Box]) -> list[Track]:
-        """The track of each box, in the order given."""
-        pairs = []
-        for track_id, track in self.tracks.items():
-            for index, box in enumerate(boxes):
-                reach = self.max_jump * max(track.box.height, box.height, 1.0)
-                distance = _centre_distance(track.box, box)
-                if distance <= reach:
-                    pairs.append((distance / reach, track_id, index))
-        assigned: dict[int, Track] = {}
-        matched: set[int] = set()
-        for _, track_id, index in sorted(pairs):
-            if track_id in matched or index in assigned:
-                continue
-            track = self.tracks[track_id]
-            track.box, track.missed = boxes[index], 0
-            track.hits += 1
-            assigned[index] = track
-            matched.add(track_id)
-        for track_id in list(self.tracks):
-            if track_id not in matched:
-                self.tracks[track_id].missed += 1
-                if self.tracks[track_id].missed > self.max_missed:
-                    del self.tracks[track_id]
-        for index, box in enumerate(boxes):
-            if index not in assigned:
-                track = Track(id=self.next_id, box=box)
-                self.next_id += 1
-                self.tracks[track.id] = track
-                assigned[index] = track
-        return [assigned[index] for index in range(len(boxes))]
-
-
-def _centre_distance(a: Box, b: Box) -> float:
-    ax, ay = a.left + a.width / 2, a.top + a.height / 2
-    bx, by = b.left + b.width / 2, b.top + b.height / 2
-    return math.hypot(ax - bx, ay - by)
-
-
-@dataclass
-class _Case:
-    tracker: CentroidTracker = field(default_factory=CentroidTracker)
-    motion: MotionDetector = field(default_factory=MotionDetector)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-class CaseStore:
-    """Tracking state per ``case_id`` (one camera sequence), least recently used
-    cases forgotten beyond ``max_cases``. Process-local: a camera's frames must reach
-    the same worker process, in order."""
-
-    def __init__(self, max_cases: int = 256):
-        self.max_cases = max_cases
-        self._cases: OrderedDict[str, _Case] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, case_id: str, reset: bool) -> _Case:
-        with self._lock:
-            case = None if reset else self._cases.get(case_id)
-            if case is None:
-                case = _Case()
-                self._cases[case_id] = case
-            self._cases.move_to_end(case_id)
-            while len(self._cases) > self.max_cases:
-                self._cases.popitem(last=False)
-            return case
 
 
 # ---------------------------------------------------------------- the analyzer
@@ -627,7 +244,7 @@ class LocalAnalyzer:
         if text is None or not str(text).strip():
             return [], None
         try:
-            polygons = parse_area(str(text))[:BODY_NUM_MAX_AREAS]
+            polygons = read_area(text)[:BODY_NUM_MAX_AREAS]
         except ValueError as error:
             return [], f"area ignored, whole image counted: {error}"
         for index, polygon in enumerate(polygons, start=1):
@@ -646,10 +263,10 @@ class LocalAnalyzer:
                 api="fence",
             )
         text = params.get("area")
-        if not isinstance(text, str) or not text.strip():
+        if text is None or (isinstance(text, str) and not text.strip()):
             raise BadRequest("fence needs an area 'x1,y1,...,xn,yn'", vendor=VENDOR, api="fence")
         try:
-            polygons = parse_area(text)
+            polygons = read_area(text)
         except ValueError as error:
             raise BadRequest(f"fence area: {error}", vendor=VENDOR, api="fence") from None
         if len(polygons) != 1 or not (FENCE_MIN_POINTS <= len(polygons[0]) <= FENCE_MAX_POINTS):
@@ -756,7 +373,7 @@ class LocalAnalyzer:
         polygon: Polygon | None = None
         if text is not None and str(text).strip():
             try:
-                polygons = parse_area(str(text))
+                polygons = read_area(text)
             except ValueError as error:
                 raise BadRequest(f"area: {error}", vendor=VENDOR, api=api) from None
             if len(polygons) != 1:
@@ -798,7 +415,9 @@ class LocalAnalyzer:
             unexplained = [
                 blob
                 for blob in moving
-                if not any(_intersection(blob.box, d.box) > 0 for d in found)
+                if not any(
+                    geometry.intersection(blob.box.corners, d.box.corners) > 0 for d in found
+                )
             ]
             candidates = suppress(found + unexplained)
             tracks = case.tracker.update([d.box for d in candidates])
