@@ -380,7 +380,7 @@ def test_the_browsers_checks_agree_with_the_servers(page, camera):
     page.goto("/accounts/login/")
     in_browser = page.evaluate(
         """async ([polygons, kinds, side, limits]) => {
-            const editor = await import("/static/js/fence-editor.js");
+            const editor = await import("/static/js/fence/checks.js");
             return kinds.map((kind) => polygons.map((points) => {
                 const region = {id: null, name: "x", kind, points,
                                 frameWidth: side, frameHeight: side};
