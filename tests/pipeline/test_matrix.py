@@ -23,7 +23,7 @@ from billing.models import Outcome, UsageRecord
 from cameras.costs import vendor_apis
 from cameras.forms import CameraAnalysisForm, _api_choices
 from cameras.frames import store_frame
-from cameras.models import Camera, Region, RegionKind, Site, SourceKind
+from cameras.models import Camera, Region, RegionKind, SourceKind
 from monitoring import pipeline
 from monitoring.analysis_models import (
     AnalysisState,
@@ -34,6 +34,7 @@ from monitoring.analysis_models import (
 from monitoring.backends import registry
 from monitoring.backends.base import RetryPolicy
 from monitoring.models import VendorAccount
+from tests.factories import CameraFactory, SiteFactory
 from tests.sandbox.conftest import PHOTOS, photo
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
@@ -148,8 +149,8 @@ def make_account(vendor: str, server: str) -> VendorAccount:
 
 
 def make_camera() -> Camera:
-    camera = Camera.objects.create(
-        site=Site.objects.create(name="Matrix site"),
+    camera = CameraFactory(
+        site=SiteFactory(name="Matrix site"),
         name="Matrix camera",
         source_kind=SourceKind.DEMO,
         source_url="demo://site-gate",
