@@ -37,28 +37,9 @@ class SiteFactory(DjangoModelFactory):
 # ---------------------------------------------------------------- vendor accounts
 
 
-class BaiduAccountFactory(DjangoModelFactory):
-    class Meta:
-        model = VendorAccount
+class VendorAccountFactory(DjangoModelFactory):
+    """The on-box analyzer's account; the vendors' factories below add their keys."""
 
-    vendor = "baidu"
-    name = factory.Sequence(lambda n: f"Baidu {n}")
-    api_key = "AK-baidu-test"
-    secret_key = "SK-baidu-test"
-
-
-class CtyunAccountFactory(DjangoModelFactory):
-    class Meta:
-        model = VendorAccount
-
-    vendor = "ctyun"
-    name = factory.Sequence(lambda n: f"CTYun {n}")
-    api_key = "AK-ctyun-test"
-    secret_key = "SK-ctyun-test"
-    app_key = "APPKEY-ctyun-test"
-
-
-class LocalAccountFactory(DjangoModelFactory):
     class Meta:
         model = VendorAccount
 
@@ -66,10 +47,25 @@ class LocalAccountFactory(DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Local {n}")
 
 
-class BaiduPrivateAccountFactory(DjangoModelFactory):
-    class Meta:
-        model = VendorAccount
+LocalAccountFactory = VendorAccountFactory
 
+
+class BaiduAccountFactory(VendorAccountFactory):
+    vendor = "baidu"
+    name = factory.Sequence(lambda n: f"Baidu {n}")
+    api_key = "AK-baidu-test"
+    secret_key = "SK-baidu-test"
+
+
+class CtyunAccountFactory(VendorAccountFactory):
+    vendor = "ctyun"
+    name = factory.Sequence(lambda n: f"CTYun {n}")
+    api_key = "AK-ctyun-test"
+    secret_key = "SK-ctyun-test"
+    app_key = "APPKEY-ctyun-test"
+
+
+class BaiduPrivateAccountFactory(VendorAccountFactory):
     vendor = "baidu_private"
     name = factory.Sequence(lambda n: f"On site {n}")
     base_url = "http://192.168.0.10"

@@ -83,13 +83,7 @@ export class Tile {
   analysed(event, { initial = false } = {}) {
     // A frame says nothing of the analyses' health: `camera.status` and `analysis.health`
     // events keep the tile's banner.
-    const token = ++this.loading;
-    const next = new Image();
-    next.addEventListener("load", () => {
-      if (token !== this.loading) return;
-      this.image.src = next.src;
-      this.image.hidden = false;
-      if (this.noFrame) this.noFrame.hidden = true;
+    this.showPicture(event.frame ?? Date.now(), (next) => {
       this.setFrameSize(event.frame_size || [next.naturalWidth, next.naturalHeight]);
       this.view.set(event);
       this.canvas.classList.remove("stale");
@@ -99,7 +93,6 @@ export class Tile {
       });
       this.seen.setAttribute("datetime", event.captured_at || event.at || "");
     });
-    next.src = this.frameUrl(event.frame ?? Date.now());
     this.analysedAt = initial ? Date.parse(event.at || "") || 0 : Date.now();
     this.stillAt = Date.now();
     this.root.dataset.frame = String(event.frame ?? "");
@@ -107,6 +100,17 @@ export class Tile {
 
   /** Reload the latest picture without an overlay (no analysis came for a while). */
   refreshStill() {
+    this.showPicture(`t${Date.now()}`, (next) => {
+      this.setFrameSize([next.naturalWidth, next.naturalHeight]);
+      this.view.clear();
+      this.setCaption([]);
+    });
+    this.stillAt = Date.now();
+  }
+
+  /** Load a picture of the camera, show it once loaded, then call `then(image)`; only the
+   * latest load shows. */
+  showPicture(version, then) {
     const token = ++this.loading;
     const next = new Image();
     next.addEventListener("load", () => {
@@ -114,12 +118,9 @@ export class Tile {
       this.image.src = next.src;
       this.image.hidden = false;
       if (this.noFrame) this.noFrame.hidden = true;
-      this.setFrameSize([next.naturalWidth, next.naturalHeight]);
-      this.view.clear();
-      this.setCaption([]);
+      then(next);
     });
-    next.src = this.frameUrl(`t${Date.now()}`);
-    this.stillAt = Date.now();
+    next.src = this.frameUrl(version);
   }
 
   tick(now) {
