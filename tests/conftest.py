@@ -16,6 +16,7 @@ from django.utils import translation
 
 from cameras import roles
 from cameras.models import Site
+from tests.factories import SiteFactory
 
 PASSWORD = "correct horse battery staple"
 _counter = itertools.count()
@@ -49,7 +50,7 @@ def _clean_cache():
 @pytest.fixture
 def make_site(db):
     def make(name: str | None = None) -> Site:
-        return Site.objects.create(name=name or f"Site {next(_counter)}")
+        return SiteFactory(name=name) if name else SiteFactory()
 
     return make
 

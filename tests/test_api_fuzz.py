@@ -35,8 +35,8 @@ from alerts.models import Alert, Rule
 from cameras import roles
 from cameras.models import Site
 from monitoring.management.commands.demo import DEMO_SITE
-from monitoring.models import VendorAccount
 from monitoring.wsgi import application
+from tests.factories import BaiduAccountFactory
 
 TOKEN = "f" * 40
 HEADERS = {"Authorization": f"Token {TOKEN}"}
@@ -78,7 +78,7 @@ def _fuzz_data() -> None:
             opened_at=now - timedelta(minutes=5),
             last_seen_at=now,
         )
-    VendorAccount.objects.create(vendor="baidu", name="Baidu", api_key="ak", secret_key="sk")
+    BaiduAccountFactory(name="Baidu")
 
 
 def _served_schema() -> dict:

@@ -20,7 +20,8 @@ from billing.models import Budget, QpsOrder
 from cameras import roles
 from cameras.frames import delete_old_frames, store_frame
 from cameras.models import Camera, Frame, Region
-from tests.cameras import CameraFactory, jpeg_bytes
+from tests.cameras import jpeg_bytes
+from tests.factories import HttpCameraFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +41,7 @@ def admin(make_user, site_a):
 
 @pytest.fixture
 def camera(site_a):
-    return CameraFactory(site=site_a, name="Gate")
+    return HttpCameraFactory(site=site_a, name="Gate")
 
 
 @pytest.fixture
@@ -280,11 +281,13 @@ def test_retention_cleans_every_camera_even_when_one_cannot_be(
 ):
     # given a camera whose retention was written around the validators (as large as the
     # column holds: 2**31 - 1 hours reaches before year 1), created first
-    broken = CameraFactory(site=site_a, name="Broken")
+    broken = HttpCameraFactory(site=site_a, name="Broken")
     Camera.objects.filter(pk=broken.pk).update(frame_retention_hours=2**31 - 1)
     # and two cameras after it with old frames
     now = timezone.now()
-    others = [CameraFactory(site=site_a, name=f"Gate {n}", frame_retention_hours=1) for n in (1, 2)]
+    others = [
+        HttpCameraFactory(site=site_a, name=f"Gate {n}", frame_retention_hours=1) for n in (1, 2)
+    ]
     old = [store_frame(camera, jpeg_bytes(), now - timedelta(hours=2)) for camera in others]
     kept = store_frame(broken, jpeg_bytes(), now - timedelta(hours=2))
     # when retention runs

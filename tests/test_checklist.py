@@ -11,9 +11,9 @@ from django.test import Client
 from django.urls import reverse
 
 from cameras import roles
-from cameras.models import Camera, CameraAnalysis, Region, SourceKind
+from cameras.models import CameraAnalysis, Region, SourceKind
 from monitoring.checklist import steps_for
-from monitoring.models import Vendor, VendorAccount
+from tests.factories import CameraFactory, LocalAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,7 @@ def test_steps_tick_themselves_off_and_the_list_hides_when_all_are_done(make_use
     admin = make_user(roles.ADMIN, site_a)
     assert done(admin) == dict.fromkeys(("camera", "region", "analysis", "account", "users"), False)
 
-    camera = Camera.objects.create(
+    camera = CameraFactory(
         site=site_a, name="Gate", source_kind=SourceKind.HTTP, source_url="http://192.0.2.1/a.jpg"
     )
     assert done(admin)["camera"] and not done(admin)["region"]
@@ -58,7 +58,7 @@ def test_steps_tick_themselves_off_and_the_list_hides_when_all_are_done(make_use
         frame_width=100,
         frame_height=100,
     )
-    account = VendorAccount.objects.create(name="Our Baidu", vendor=Vendor.LOCAL)
+    account = LocalAccountFactory(name="Our Baidu")
     CameraAnalysis.objects.create(camera=camera, api="persons", account=account, interval=10)
     state = done(admin)
     assert state["region"] and state["analysis"] and state["account"] and not state["users"]

@@ -17,6 +17,7 @@ from monitoring.lib.crypto import (
     needs_reentry,
 )
 from monitoring.models import VendorAccount
+from tests.factories import CtyunAccountFactory, LocalAccountFactory
 
 API_KEY = "AK-plaintext-7Gq2LkP9xW4mR8tB"
 SECRET_KEY = "SK-plaintext-Zc5Vn3Hj1Qa6Ye0U"
@@ -24,9 +25,7 @@ APP_KEY = "APPKEY-plaintext-562b89493b1a40e1"
 
 
 def make_ctyun_account(name: str = "CTYun plant 1") -> VendorAccount:
-    return VendorAccount.objects.create(
-        vendor="ctyun", name=name, api_key=API_KEY, secret_key=SECRET_KEY, app_key=APP_KEY
-    )
+    return CtyunAccountFactory(name=name, api_key=API_KEY, secret_key=SECRET_KEY, app_key=APP_KEY)
 
 
 def raw_columns(account: VendorAccount) -> tuple[str, str, str]:
@@ -72,7 +71,7 @@ def test_the_same_credential_encrypts_differently_each_time():
 
 @pytest.mark.django_db
 def test_an_empty_credential_is_stored_empty_and_can_be_found_as_not_set():
-    account = VendorAccount.objects.create(vendor="local", name="Local")
+    account = LocalAccountFactory(name="Local")
 
     assert raw_columns(account) == ("", "", "")
     assert VendorAccount.objects.get(pk=account.pk).api_key == ""

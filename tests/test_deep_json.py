@@ -9,7 +9,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from cameras import roles
-from tests.cameras import CameraFactory
+from tests.factories import HttpCameraFactory
 from tests.sandbox.conftest import ctyun_post
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +43,7 @@ def api(admin) -> APIClient:
     ],
 )
 def test_the_rest_api_answers_400_to_deeply_nested_json(api, site_a, method, url, body):
-    camera = CameraFactory(site=site_a)
+    camera = HttpCameraFactory(site=site_a)
     response = getattr(api, method)(
         url.format(camera=camera.pk), body, content_type="application/json"
     )

@@ -20,6 +20,7 @@ from cameras import roles
 from cameras.models import Camera
 from monitoring.lib.crypto import derive_fernet_key, needs_reentry
 from monitoring.models import VendorAccount
+from tests.factories import BaiduAccountFactory, CameraFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 OLD, NEW = "old-field-key-" + "o" * 40, "new-field-key-" + "n" * 40
@@ -40,7 +41,7 @@ def opens_with(token: str, secret: str) -> str:
 @pytest.fixture
 def written_with_old_key(site_a):
     with override_settings(FIELD_ENCRYPTION_KEYS=[OLD]):
-        camera = Camera.objects.create(
+        camera = CameraFactory(
             site=site_a,
             name="Gate",
             source_kind="http",
@@ -48,9 +49,7 @@ def written_with_old_key(site_a):
             username="viewer",
             password=CAMERA_PASSWORD,
         )
-        account = VendorAccount.objects.create(
-            vendor="baidu", name="Baidu", site=site_a, api_key=AK, secret_key=SK
-        )
+        account = BaiduAccountFactory(name="Baidu", site=site_a, api_key=AK, secret_key=SK)
     return camera, account
 
 

@@ -12,15 +12,14 @@ from rest_framework.test import APIClient
 from cameras import roles
 from cameras.models import Camera, CameraAnalysis
 from monitoring.models import VendorAccount
+from tests.factories import BaiduAccountFactory, CameraFactory
 
 AK, SK = "AK-owned-9f8e7d6c5b4a", "SK-owned-1a2b3c4d5e6f"
 LIST_URL = "/api/vendor-accounts/"
 
 
 def baidu(site=None, name="Baidu", **extra) -> VendorAccount:
-    return VendorAccount.objects.create(
-        vendor="baidu", name=name, site=site, api_key=AK, secret_key=SK, **extra
-    )
+    return BaiduAccountFactory(name=name, site=site, api_key=AK, secret_key=SK, **extra)
 
 
 def api_as(user) -> APIClient:
@@ -258,7 +257,7 @@ def test_the_django_admin_hides_other_sites_accounts_and_keeps_shared_read_only(
 
 @pytest.fixture
 def camera_b(site_b) -> Camera:
-    return Camera.objects.create(
+    return CameraFactory(
         site=site_b, name="Gate", source_kind="demo", source_url="demo://site-gate"
     )
 

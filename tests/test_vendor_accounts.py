@@ -20,6 +20,7 @@ from cameras.models import Site
 from monitoring.accounts_api import VendorAccountViewSet
 from monitoring.backends.base import ClientSettings
 from monitoring.models import VendorAccount
+from tests.factories import BaiduPrivateAccountFactory
 
 BAIDU_AK = "AK-baidu-7Gq2LkP9xW4mR8tB"
 BAIDU_SK = "SK-baidu-Zc5Vn3Hj1Qa6Ye0U"
@@ -143,8 +144,8 @@ def test_client_settings_carry_the_credentials_timeouts_and_a_stable_account_nam
 
 @pytest.mark.django_db
 def test_client_settings_of_a_private_deployment_carry_its_ports():
-    account = VendorAccount.objects.create(
-        vendor="baidu_private", name="LAN", base_url="http://192.168.0.10", ports={"body_num": 9122}
+    account = BaiduPrivateAccountFactory(
+        name="LAN", base_url="http://192.168.0.10", ports={"body_num": 9122}
     )
 
     settings = account.client_settings()

@@ -2,6 +2,8 @@
 // shows the projected calls and CNY per month as the account, API or interval change
 // (GET /cameras/projection/?account=&api=&interval=).
 
+import { language } from "./common.js";
+
 const form = document.getElementById("analysis-form");
 
 if (form) {
@@ -10,9 +12,8 @@ if (form) {
   const interval = form.querySelector("[name=interval]");
   const out = (name) => form.querySelector(`[data-projection="${name}"]`);
   const apisByAccount = JSON.parse(document.getElementById("account-apis").textContent);
-  const locale = document.documentElement.lang || undefined;
-  const numbers = new Intl.NumberFormat(locale);
-  const money = new Intl.NumberFormat(locale, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const numbers = new Intl.NumberFormat(language);
+  const money = new Intl.NumberFormat(language, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   let pending = null;
   let latest = 0;
 

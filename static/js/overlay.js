@@ -10,16 +10,17 @@
  *     problems: [{severity, summary, region, findings: [{label, score, box, track_id}]}] }
  * Boxes are {left, top, width, height} and points [x, y] in pixels of that frame.
  *
- * Drawing follows the fence editor (static/js/fence-editor.js): a dark halo under every
- * line so that it shows on bright and dark pictures alike, labels as white text on a
- * block of the line's colour, and region points at pixel centres ((x + 0.5) * scale).
+ * Drawing shares its helpers with the fence editor (common.js): a dark halo under every
+ * line so that it shows on bright and dark pictures alike, labels as text on a block of
+ * the line's colour, and region points at pixel centres ((x + 0.5) * scale).
  */
+
+import { drawTag, fitCanvas, strokeWithHalo } from "./common.js";
 
 export const PERSON_AT_FAULT = "#e53935";
 export const PERSON_FINE = "#43a047";
 export const OBJECT_COLOUR = "#f5b700";
 const FALLBACK_REGION_COLOUR = "#5d6778";
-const HALO = "rgba(0, 0, 0, 0.55)";
 const LABEL_FONT = "600 12px system-ui, sans-serif";
 // Keypoints less sure than this are not drawn (the vendor's advice for body keypoints).
 const KEYPOINT_MIN_SCORE = 0.2;
@@ -111,12 +112,7 @@ export class OverlayView {
   }
 
   resize() {
-    const box = this.canvas.getBoundingClientRect();
-    const ratio = window.devicePixelRatio || 1;
-    this.size = { width: box.width, height: box.height };
-    this.canvas.width = Math.max(1, Math.round(box.width * ratio));
-    this.canvas.height = Math.max(1, Math.round(box.height * ratio));
-    this.context.setTransform(ratio, 0, 0, ratio, 0, 0);
+    this.size = fitCanvas(this.canvas, this.context, this.canvas);
     this.draw();
   }
 
@@ -193,12 +189,7 @@ export class OverlayView {
     ctx.globalAlpha = 1;
     ctx.lineJoin = "round";
     ctx.setLineDash(alerting ? [] : [8, 5]);
-    ctx.strokeStyle = HALO;
-    ctx.lineWidth = alerting ? 5 : 4;
-    ctx.stroke();
-    ctx.strokeStyle = colour;
-    ctx.lineWidth = alerting ? 3 : 2;
-    ctx.stroke();
+    strokeWithHalo(ctx, colour, alerting ? 3 : 2);
     ctx.restore();
     const top = outline.reduce((best, point) => (point[1] < best[1] ? point : best), outline[0]);
     this.drawLabel(region.name, colour, top[0], top[1] - 20, { centre: true });
@@ -210,12 +201,9 @@ export class OverlayView {
     const ctx = this.context;
     ctx.save();
     ctx.setLineDash(dashed ? [6, 4] : []);
-    ctx.strokeStyle = HALO;
-    ctx.lineWidth = width + 2;
-    ctx.strokeRect(x, y, w, h);
-    ctx.strokeStyle = colour;
-    ctx.lineWidth = width;
-    ctx.strokeRect(x, y, w, h);
+    ctx.beginPath();
+    ctx.rect(x, y, w, h);
+    strokeWithHalo(ctx, colour, width);
     ctx.restore();
     if (label) this.drawLabel(label, colour, x, y - 18);
   }
@@ -237,12 +225,7 @@ export class OverlayView {
       ctx.beginPath();
       ctx.moveTo(...a);
       ctx.lineTo(...b);
-      ctx.strokeStyle = HALO;
-      ctx.lineWidth = 4;
-      ctx.stroke();
-      ctx.strokeStyle = colour;
-      ctx.lineWidth = 2;
-      ctx.stroke();
+      strokeWithHalo(ctx, colour, 2);
     }
     for (const point of points.values()) {
       ctx.beginPath();
@@ -257,28 +240,15 @@ export class OverlayView {
   }
 
   drawLabel(text, colour, x, y, { centre = false } = {}) {
-    if (!text) return;
-    const ctx = this.context;
-    ctx.save();
-    ctx.font = LABEL_FONT;
-    const width = ctx.measureText(text).width + 8;
-    const left = Math.min(Math.max(centre ? x - width / 2 : x, 0), Math.max(this.size.width - width, 0));
-    const top = Math.min(Math.max(y, 0), Math.max(this.size.height - 18, 0));
-    ctx.fillStyle = colour;
-    ctx.fillRect(left, top, width, 18);
-    ctx.fillStyle = isLight(colour) ? "#1d2430" : "#fff";
-    ctx.textBaseline = "middle";
-    ctx.fillText(text, left + 4, top + 9);
-    ctx.restore();
+    drawTag(this.context, text, colour, x, y, {
+      bounds: this.size,
+      font: LABEL_FONT,
+      pad: 4,
+      height: 18,
+      centre,
+      contrast: true,
+    });
   }
-}
-
-/** Whether dark text reads better than white on a "#rrggbb" colour. */
-function isLight(colour) {
-  const match = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(colour);
-  if (!match) return false;
-  const [r, g, b] = match.slice(1).map((hex) => parseInt(hex, 16) / 255);
-  return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.6;
 }
 
 function percent(score) {

@@ -15,6 +15,7 @@ from alerts.models import Rule
 from alerts.rules import Decision, Finding
 from cameras.models import Camera, Frame, Region
 from monitoring.backends.base import AnalysisResult, Box, Person
+from tests.factories import CameraFactory
 
 T0 = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)  # a Monday
 WIDTH, HEIGHT = 640, 360
@@ -79,14 +80,8 @@ def media(settings, tmp_path):
 @pytest.fixture
 def make_camera(db):
     def make(site, name: str | None = None) -> Camera:
-        return Camera.objects.create(
-            site=site,
-            name=name or f"Camera {next(_numbers)}",
-            source_kind="demo",
-            source_url="yard",
-            width=WIDTH,
-            height=HEIGHT,
-        )
+        named = {"name": name} if name else {}
+        return CameraFactory(site=site, source_url="yard", width=WIDTH, height=HEIGHT, **named)
 
     return make
 

@@ -20,6 +20,7 @@ from billing import purchases
 from billing.models import HourlyRollup, Package, TopUp, UsageRecord
 from billing.pricing import SHANGHAI
 from cameras import roles
+from tests.factories import BaiduPrivateAccountFactory
 
 # The billing routes alone, for the schema check below.
 _router = routers.DefaultRouter()
@@ -168,11 +169,8 @@ def test_an_account_shows_its_settlement_status(account, finance):
 
 
 def test_a_private_deployment_is_not_a_billed_account(db, finance):
-    from monitoring.models import VendorAccount
 
-    private = VendorAccount.objects.create(
-        name="LAN", vendor="baidu_private", base_url="http://192.168.0.10"
-    )
+    private = BaiduPrivateAccountFactory(name="LAN", base_url="http://192.168.0.10")
     assert finance.get(f"/api/billing-accounts/{private.pk}/").status_code == 404
     refused = finance.post(
         "/api/top-ups/", {"account": private.pk, "amount": "1", "at": "2024-03-01T00:00Z"}

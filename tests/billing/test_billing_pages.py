@@ -20,6 +20,7 @@ from billing.pricing import SHANGHAI
 from billing.pricing.calendar import month_of
 from cameras import roles
 from monitoring.models import VendorAccount
+from tests.factories import BaiduPrivateAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -191,7 +192,7 @@ def test_anonymous_visitors_are_sent_to_the_login_page(name, client, account):
 
 def test_an_account_that_is_not_billed_per_call_has_no_bill_page(browser):
     # given a privately deployed Baidu account (not metered)
-    private = VendorAccount.objects.create(vendor="baidu_private", name="On site")
+    private = BaiduPrivateAccountFactory(name="On site")
     # when its bill is asked for
     response = browser.get(bill_url(private))
     # then there is no such page

@@ -20,6 +20,7 @@ from billing import bills, plans, pricing, purchases
 from billing.models import Bill, HourlyRollup, Outcome, PricePlan, UsageRecord
 from billing.pricing import SHANGHAI, PricingError
 from billing.pricing.calendar import parse_month
+from tests.factories import LocalAccountFactory
 
 D = Decimal
 _ids = itertools.count()
@@ -400,9 +401,8 @@ def test_an_ended_month_projects_to_its_bill(unclaimed):
 
 
 def test_accounts_without_per_call_billing_have_no_bill(db):
-    from monitoring.models import VendorAccount
 
-    local = VendorAccount.objects.create(name="Local", vendor="local")
+    local = LocalAccountFactory(name="Local")
     with pytest.raises(PricingError, match="not billed per call"):
         bills.current_bill(local, 2024, 3)
 

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from billing.models import Budget
 from cameras import roles
 from tests.billing.test_budget_pages import billable_calls
-from tests.cameras import CameraFactory
+from tests.factories import HttpCameraFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -41,12 +41,12 @@ def operator_a(make_user, site_a):
 
 @pytest.fixture
 def gate(site_a):
-    return CameraFactory(site=site_a, name="Gate A")
+    return HttpCameraFactory(site=site_a, name="Gate A")
 
 
 @pytest.fixture
 def yard_b(site_b):
-    return CameraFactory(site=site_b, name="Yard B")
+    return HttpCameraFactory(site=site_b, name="Yard B")
 
 
 @pytest.fixture

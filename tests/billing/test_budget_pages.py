@@ -17,7 +17,7 @@ from billing.models import Budget, UsageRecord
 from billing.pricing.calendar import shanghai_month
 from cameras import roles
 from tests.billing.test_billing_pages import TableReader
-from tests.cameras import BaiduAccountFactory, CameraFactory
+from tests.factories import BaiduAccountFactory, HttpCameraFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -43,12 +43,12 @@ def browser(admin) -> Client:
 
 @pytest.fixture
 def gate(site_a):
-    return CameraFactory(site=site_a, name="Gate A")
+    return HttpCameraFactory(site=site_a, name="Gate A")
 
 
 @pytest.fixture
 def yard_b(site_b):
-    return CameraFactory(site=site_b, name="Yard B")
+    return HttpCameraFactory(site=site_b, name="Yard B")
 
 
 def budget_form(site, camera=None, **changes) -> dict:

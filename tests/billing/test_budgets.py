@@ -23,20 +23,20 @@ from billing.models import Budget, PricePlan, QpsOrder, UsageRecord
 from billing.pricing.calendar import shanghai_month
 from cameras.models import Camera
 from monitoring.backends.base import RefusedLocally
-from monitoring.models import VendorAccount
+from tests.factories import BaiduAccountFactory, CameraFactory, CtyunAccountFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def baidu():
-    return VendorAccount.objects.create(vendor="baidu", name="Baidu", api_key="a", secret_key="s")
+    return BaiduAccountFactory(name="Baidu")
 
 
 @pytest.fixture
 def cameras(site_a):
     def camera(name: str) -> Camera:
-        return Camera.objects.create(site=site_a, name=name, source_kind="demo", source_url="yard")
+        return CameraFactory(site=site_a, name=name, source_kind="demo", source_url="yard")
 
     return camera("Gate"), camera("Yard")
 
@@ -96,9 +96,7 @@ def test_calls_covered_by_a_qps_order_and_ctyun_calls_cost_nothing_per_call(baid
         purchased_at=now - timedelta(days=1),
         expires_at=now + timedelta(days=20),
     )
-    ctyun = VendorAccount.objects.create(
-        vendor="ctyun", name="C", api_key="a", secret_key="s", app_key="k"
-    )
+    ctyun = CtyunAccountFactory(name="C")
     assert marginal_unit_price(baidu, "body_attr") == 0
     assert marginal_unit_price(baidu, "body_num") == Decimal("0.002")
     assert marginal_unit_price(ctyun, "helmet") == 0

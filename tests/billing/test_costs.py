@@ -12,7 +12,12 @@ from django.test import Client
 from billing.costs import calls_per_month, camera_cost, current_plan, project
 from billing.pricing import DEFAULT_PLANS, PackageSpec
 from cameras import roles
-from tests.cameras import AnalysisFactory, BaiduAccountFactory, CameraFactory, LocalAccountFactory
+from tests.factories import (
+    AnalysisFactory,
+    BaiduAccountFactory,
+    HttpCameraFactory,
+    LocalAccountFactory,
+)
 
 CTYUN = DEFAULT_PLANS["ctyun"]
 PRICED_CTYUN = CTYUN.replace_api(
@@ -116,7 +121,7 @@ def test_the_plan_in_force_comes_from_billing_plans_when_it_has_one(monkeypatch)
 
 @pytest.mark.django_db
 def test_a_camera_costs_the_sum_of_its_enabled_analyses_and_nothing_while_disabled(site_a):
-    camera = CameraFactory(site=site_a)
+    camera = HttpCameraFactory(site=site_a)
     AnalysisFactory(camera=camera, api="body_attr", interval=10)  # 476.56
     AnalysisFactory(camera=camera, api="body_num", interval=10)  # 476.56
     AnalysisFactory(camera=camera, api="persons", account=LocalAccountFactory(), interval=1)

@@ -13,7 +13,7 @@ from billing.gate import QuotaGate, forget
 from billing.limiter import InProcessLimiter
 from billing.models import AccountStatus, Package, PricePlan, UsageRecord
 from monitoring.backends.base import RefusedLocally
-from monitoring.models import VendorAccount
+from tests.factories import BaiduAccountFactory, CtyunAccountFactory, LocalAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -36,18 +36,13 @@ def gate() -> QuotaGate:
 
 @pytest.fixture
 def baidu():
-    return VendorAccount.objects.create(vendor="baidu", name="Baidu", api_key="a", secret_key="s")
+    return BaiduAccountFactory(name="Baidu")
 
 
 @pytest.fixture
 def ctyun():
-    return VendorAccount.objects.create(
-        vendor="ctyun",
-        name="CTYun",
-        api_key="a",
-        secret_key="s",
-        app_key="k",
-        free_quota_claimed_at=timezone.now() - timedelta(hours=3),
+    return CtyunAccountFactory(
+        name="CTYun", free_quota_claimed_at=timezone.now() - timedelta(hours=3)
     )
 
 
@@ -68,7 +63,7 @@ def refusal(gate: QuotaGate, account, api: str, **kwargs) -> RefusedLocally:
 
 
 def test_a_disabled_account_is_refused_whatever_the_vendor(gate, baidu):
-    local = VendorAccount.objects.create(vendor="local", name="Local", enabled=False)
+    local = LocalAccountFactory(name="Local", enabled=False)
     baidu.enabled = False
     baidu.save()
     for account, api in ((baidu, "body_attr"), (local, "persons")):
@@ -174,7 +169,7 @@ def test_a_check_that_takes_no_slot_leaves_the_rate_alone(gate, baidu):
 
 
 def test_the_local_analyzer_is_never_refused_for_quota_or_rate(gate):
-    local = VendorAccount.objects.create(vendor="local", name="Local")
+    local = LocalAccountFactory(name="Local")
     AccountStatus.objects.create(account=local, in_arrears=True)
     for _ in range(50):
         gate.check(local, "persons")

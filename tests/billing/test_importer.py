@@ -11,6 +11,7 @@ from billing import importer, purchases
 from billing.importer import ImportResult, UsageImportError
 from billing.models import Outcome, Source, UsageRecord
 from billing.pricing import SHANGHAI, PricingError
+from tests.factories import BaiduPrivateAccountFactory
 
 HEADER = "timestamp,api,success,request_id\n"
 
@@ -192,11 +193,8 @@ def test_an_uploaded_binary_file_and_a_text_stream_import_alike(baidu):
 
 
 def test_a_private_deployment_account_has_no_usage_to_import(db, tmp_path):
-    from monitoring.models import VendorAccount
 
-    private = VendorAccount.objects.create(
-        name="LAN", vendor="baidu_private", base_url="http://192.168.0.10"
-    )
+    private = BaiduPrivateAccountFactory(name="LAN", base_url="http://192.168.0.10")
     path = csv_file(tmp_path, "2024-03-01T10:00:00+08:00,body_attr,true,a1")
     with pytest.raises(PricingError, match="not billed per call"):
         importer.import_usage(private, path)

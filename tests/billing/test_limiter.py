@@ -16,6 +16,7 @@ from billing import limiter
 from billing.limiter import InProcessLimiter, RedisLimiter, effective_qps
 from billing.models import QpsOrder, UsageRecord
 from monitoring.models import VendorAccount
+from tests.factories import BaiduAccountFactory, CtyunAccountFactory, LocalAccountFactory
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 needs_redis = pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL (make test starts Redis)")
@@ -196,7 +197,7 @@ def test_without_redis_the_process_uses_the_in_process_limiter(settings, monkeyp
 def baidu(db):
     def make(**fields) -> VendorAccount:
         fields.setdefault("name", f"Baidu {VendorAccount.objects.count()}")
-        return VendorAccount.objects.create(vendor="baidu", api_key="ak", secret_key="sk", **fields)
+        return BaiduAccountFactory(**fields)
 
     return make
 
@@ -278,10 +279,8 @@ def test_an_expired_qps_order_no_longer_counts(baidu):
 
 
 def test_ctyun_uses_the_configured_rate_and_the_local_analyzer_has_none(db, settings):
-    ctyun = VendorAccount.objects.create(
-        vendor="ctyun", name="CTYun", api_key="ak", secret_key="sk", app_key="app"
-    )
-    local = VendorAccount.objects.create(vendor="local", name="Local")
+    ctyun = CtyunAccountFactory(name="CTYun")
+    local = LocalAccountFactory(name="Local")
     assert effective_qps(ctyun, "helmet") == limiter.CTYUN_DEFAULT_QPS
     settings.METERING_CTYUN_QPS = 3
     assert effective_qps(ctyun, "helmet") == 3

@@ -22,7 +22,7 @@ from billing.metered import (
 )
 from billing.models import AccountStatus, Package, UsageRecord
 from monitoring.backends.base import BadRequest, RateLimited, RefusedLocally
-from monitoring.models import VendorAccount
+from tests.factories import BaiduAccountFactory, CtyunAccountFactory, LocalAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -91,22 +91,15 @@ def no_pause(account) -> None:
 
 @pytest.fixture
 def baidu():
-    account = VendorAccount.objects.create(
-        vendor="baidu", name="Baidu", api_key="ak", secret_key="sk"
-    )
+    account = BaiduAccountFactory(name="Baidu")
     no_pause(account)
     return account
 
 
 @pytest.fixture
 def ctyun():
-    account = VendorAccount.objects.create(
-        vendor="ctyun",
-        name="CTYun",
-        api_key="ak",
-        secret_key="sk",
-        app_key="app",
-        free_quota_claimed_at=timezone.now() - timedelta(hours=2),
+    account = CtyunAccountFactory(
+        name="CTYun", free_quota_claimed_at=timezone.now() - timedelta(hours=2)
     )
     no_pause(account)
     return account
@@ -352,7 +345,7 @@ def test_a_disabled_account_is_refused_and_recorded(baidu, baidu_vendor):
 
 
 def test_the_local_analyzer_is_recorded_at_zero_cost_and_not_refused_in_arrears(db):
-    local = VendorAccount.objects.create(vendor="local", name="Local")
+    local = LocalAccountFactory(name="Local")
     AccountStatus.objects.create(account=local, in_arrears=True)
     batches = metered_call(local, "persons", [jpeg(160, 120)], camera_id=2, request_id_prefix="f")
     assert batches[0].result.vendor == "local"

@@ -24,7 +24,7 @@ from billing.usage import (
     record_attempt,
 )
 from monitoring.backends.base import Attempt
-from monitoring.models import VendorAccount
+from tests.factories import BaiduAccountFactory, CtyunAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -46,14 +46,12 @@ def attempt(request_id: str = "req-1", **fields) -> Attempt:
 
 @pytest.fixture
 def baidu():
-    return VendorAccount.objects.create(vendor="baidu", name="Baidu", api_key="a", secret_key="s")
+    return BaiduAccountFactory(name="Baidu")
 
 
 @pytest.fixture
 def ctyun():
-    return VendorAccount.objects.create(
-        vendor="ctyun", name="CTYun", api_key="a", secret_key="s", app_key="k"
-    )
+    return CtyunAccountFactory(name="CTYun")
 
 
 def rows(account, api: str, outcome: str, count: int, at: datetime, tag: str = "r") -> None:

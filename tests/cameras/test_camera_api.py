@@ -12,15 +12,13 @@ from rest_framework.test import APIClient
 
 from cameras import roles
 from cameras.models import Camera, CameraAnalysis, ChangeRecord, Region, Site
-from tests.cameras import (
-    CAMERA_PASSWORD,
+from tests.cameras import CAMERA_PASSWORD, jpeg_bytes, store_frame
+from tests.factories import (
     AnalysisFactory,
     BaiduAccountFactory,
-    CameraFactory,
     CtyunAccountFactory,
+    HttpCameraFactory,
     RegionFactory,
-    jpeg_bytes,
-    store_frame,
 )
 
 SQUARE = [[100, 100], [400, 100], [400, 300], [100, 300]]
@@ -43,12 +41,12 @@ def media(settings, tmp_path):
 
 @pytest.fixture
 def camera_a(site_a):
-    return CameraFactory(site=site_a, name="Gate A", password=CAMERA_PASSWORD)
+    return HttpCameraFactory(site=site_a, name="Gate A", password=CAMERA_PASSWORD)
 
 
 @pytest.fixture
 def camera_b(site_b):
-    return CameraFactory(site=site_b, name="Gate B")
+    return HttpCameraFactory(site=site_b, name="Gate B")
 
 
 @pytest.fixture
@@ -333,7 +331,7 @@ def test_a_region_goes_through_create_read_update_delete(admin_a, camera_a):
 
 @pytest.mark.django_db
 def test_a_region_on_a_camera_without_resolution_needs_a_frame_size(admin_a, site_a):
-    camera = CameraFactory(site=site_a, width=None, height=None)
+    camera = HttpCameraFactory(site=site_a, width=None, height=None)
     payload = {"camera": camera.pk, "name": "Pit", "kind": "zone", "points": SQUARE}
 
     refused = admin_a.post("/api/regions/", payload, format="json")

@@ -11,15 +11,13 @@ from django.test import Client
 
 from cameras import roles
 from cameras.models import Camera, CameraAnalysis
-from tests.cameras import (
-    CAMERA_PASSWORD,
+from tests.cameras import CAMERA_PASSWORD, jpeg_bytes, store_frame
+from tests.factories import (
     AnalysisFactory,
     BaiduAccountFactory,
-    CameraFactory,
     CtyunAccountFactory,
+    HttpCameraFactory,
     RegionFactory,
-    jpeg_bytes,
-    store_frame,
 )
 
 
@@ -44,7 +42,7 @@ def browser(admin) -> Client:
 @pytest.fixture
 def camera(site_a):
     # at the address camera_form() sends: a changed address would need the password again
-    return CameraFactory(
+    return HttpCameraFactory(
         site=site_a,
         name="Gate A",
         password=CAMERA_PASSWORD,
@@ -133,7 +131,7 @@ def test_operators_and_finance_are_refused_every_camera_page(make_user, site_a, 
     "url", ["/cameras/{camera}/", "/cameras/{camera}/regions/", "/cameras/{camera}/delete/"]
 )
 def test_another_sites_camera_is_404_for_an_admin(browser, site_b, url):
-    other = CameraFactory(site=site_b)
+    other = HttpCameraFactory(site=site_b)
     assert browser.get(url.format(camera=other.pk)).status_code == 404
 
 
@@ -145,7 +143,7 @@ def test_the_list_shows_each_camera_with_health_last_frame_and_thumbnail(browser
     camera.health, camera.health_reason = "degraded", "3 of the last 10 snapshots timed out"
     camera.save()
     store_frame(camera)
-    CameraFactory(site=camera.site, name="Yard", health="offline")
+    HttpCameraFactory(site=camera.site, name="Yard", health="offline")
 
     page = browser.get("/cameras/").content.decode()
 
@@ -160,7 +158,7 @@ def test_the_list_shows_each_camera_with_health_last_frame_and_thumbnail(browser
 
 @pytest.mark.django_db
 def test_the_list_leaves_out_cameras_of_other_sites(browser, camera, site_b):
-    CameraFactory(site=site_b, name="Hidden dock")
+    HttpCameraFactory(site=site_b, name="Hidden dock")
     page = browser.get("/cameras/").content.decode()
     assert "Gate A" in page
     assert "Hidden dock" not in page

@@ -37,8 +37,9 @@ from cameras.capture import (
     after_success,
 )
 from cameras.frames import delete_old_frames, store_frame
-from cameras.models import Camera, Frame, Health, Site
+from cameras.models import Camera, Frame, Health
 from cameras.sources import Source, SourceError
+from tests.factories import CameraFactory, SiteFactory
 
 pytestmark = pytest.mark.timeout(120)
 MANAGE = Path(settings.BASE_DIR) / "manage.py"
@@ -64,7 +65,7 @@ def media_root(tmp_path, settings):
 
 @pytest.fixture
 def site(db):
-    return Site.objects.create(name="Capture site")
+    return SiteFactory(name="Capture site")
 
 
 @pytest.fixture
@@ -82,7 +83,7 @@ def receive():
 
 
 def make_camera(site, name, kind="demo", url="demo://site-gate", **extra) -> Camera:
-    return Camera.objects.create(site=site, name=name, source_kind=kind, source_url=url, **extra)
+    return CameraFactory(site=site, name=name, source_kind=kind, source_url=url, **extra)
 
 
 class FakeSource(Source):

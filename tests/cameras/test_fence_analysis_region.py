@@ -14,8 +14,8 @@ from cameras import roles
 from cameras.admin import CameraAnalysisAdminForm
 from cameras.forms import CameraAnalysisForm
 from cameras.models import CameraAnalysis
-from tests.cameras import CameraFactory, CtyunAccountFactory, RegionFactory
 from tests.cameras.test_camera_api import api_for
+from tests.factories import CtyunAccountFactory, HttpCameraFactory, RegionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ carry = importlib.import_module("cameras.migrations.0003_analysis_names_its_fenc
 
 @pytest.fixture
 def camera(site_a):
-    return CameraFactory(site=site_a, name="Yard")
+    return HttpCameraFactory(site=site_a, name="Yard")
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def test_with_one_fence_a_fence_analysis_may_leave_the_region_to_it(admin_a, cam
 
 
 def test_a_region_of_another_camera_or_not_a_fence_is_refused(admin_a, camera, ctyun, site_a):
-    other = fence(CameraFactory(site=site_a, name="Other"), "Theirs")
+    other = fence(HttpCameraFactory(site=site_a, name="Other"), "Theirs")
     zone = RegionFactory(camera=camera, name="Walkway", kind="zone")
     assert "another camera" in post(admin_a, camera, ctyun, region=other.pk).json()["region"][0]
     assert (
@@ -121,7 +121,7 @@ def test_the_camera_page_form_offers_only_the_cameras_fences_and_checks_alike(ca
 
 
 def test_the_admin_form_refuses_a_region_of_another_camera(camera, ctyun, site_a):
-    other = fence(CameraFactory(site=site_a, name="Other"), "Theirs")
+    other = fence(HttpCameraFactory(site=site_a, name="Other"), "Theirs")
     form = CameraAnalysisAdminForm(
         data={
             "camera": camera.pk,
@@ -142,7 +142,7 @@ def test_the_migration_carries_the_region_named_in_params_by_id_or_name(camera, 
     by_name = CameraAnalysis.objects.create(
         camera=camera, api="fence", account=ctyun, params={"region": "South", "x": 1}
     )
-    other_camera = CameraFactory(site=site_a, name="Gate")
+    other_camera = HttpCameraFactory(site=site_a, name="Gate")
     gate = fence(other_camera, "Gate fence")
     by_id = CameraAnalysis.objects.create(
         camera=other_camera, api="fence", account=ctyun, params={"region": str(gate.pk)}

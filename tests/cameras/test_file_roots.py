@@ -17,6 +17,7 @@ from cameras import roles
 from cameras.models import Camera
 from cameras.sources import SourceError, open_source
 from cameras.sources.files import OUTSIDE_ROOTS
+from tests.factories import CameraFactory
 
 
 def picture(path: Path) -> Path:
@@ -145,7 +146,7 @@ def test_the_camera_api_accepts_a_path_under_a_root(roots, admin_api, site_a):
 def test_a_camera_saved_before_the_roots_cannot_be_read_through_the_frame_grab(roots, site_a):
     from cameras.views import grab_snapshot
 
-    camera = Camera.objects.create(
+    camera = CameraFactory(
         site=site_a,
         name="Old",
         source_kind="file",

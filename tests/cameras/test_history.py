@@ -12,7 +12,8 @@ from rest_framework.test import APIClient
 from cameras import roles
 from cameras.history import camera_history, record_change, snapshot
 from cameras.models import ChangeRecord
-from tests.cameras import CAMERA_PASSWORD, AnalysisFactory, CameraFactory, RegionFactory
+from tests.cameras import CAMERA_PASSWORD
+from tests.factories import AnalysisFactory, HttpCameraFactory, RegionFactory
 
 SQUARE = [[100, 100], [400, 100], [400, 300], [100, 300]]
 
@@ -24,7 +25,7 @@ def admin(make_user, site_a):
 
 @pytest.fixture
 def camera(site_a):
-    return CameraFactory(site=site_a, name="Gate", password=CAMERA_PASSWORD)
+    return HttpCameraFactory(site=site_a, name="Gate", password=CAMERA_PASSWORD)
 
 
 @pytest.mark.django_db
@@ -146,7 +147,7 @@ def test_a_camera_history_keeps_its_deleted_regions_and_analyses(admin, camera, 
     region.delete()
     analysis = AnalysisFactory(camera=camera)
     record_change(admin, analysis, "create", None, snapshot(analysis))
-    other = RegionFactory(camera=CameraFactory(site=site_a))
+    other = RegionFactory(camera=HttpCameraFactory(site=site_a))
     record_change(admin, other, "create", None, snapshot(other))
 
     history = list(camera_history(camera))

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from cameras import roles
 from cameras.models import Camera
 from cameras.sources import SourceError, open_source
-from tests.cameras import CameraFactory
+from tests.factories import HttpCameraFactory
 
 PASSWORD = "cam-secret-8h7g"
 
@@ -139,7 +139,7 @@ def moved_camera_form(site) -> dict:
 
 @pytest.fixture
 def camera(site_a) -> Camera:
-    return CameraFactory(site=site_a, name="Gate", password=PASSWORD)
+    return HttpCameraFactory(site=site_a, name="Gate", password=PASSWORD)
 
 
 @pytest.fixture

@@ -21,10 +21,10 @@ from cameras.polygons import (
     rescale_camera_regions,
 )
 from monitoring.lib.geometry import is_simple, segments_intersect
-from tests.cameras import (
+from tests.factories import (
     AnalysisFactory,
-    CameraFactory,
     CtyunAccountFactory,
+    HttpCameraFactory,
     LocalAccountFactory,
     RegionFactory,
 )
@@ -220,7 +220,7 @@ def ring(count: int, centre=(640, 360), radius=200) -> list[list[float]]:
 
 @pytest.fixture
 def camera(site_a):
-    return CameraFactory(site=site_a)
+    return HttpCameraFactory(site=site_a)
 
 
 @pytest.mark.django_db

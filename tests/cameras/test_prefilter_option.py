@@ -12,9 +12,9 @@ from rest_framework.test import APIClient
 
 from cameras import roles
 from cameras.models import CameraAnalysis
-from tests.cameras import (
+from tests.factories import (
     BaiduAccountFactory,
-    CameraFactory,
+    HttpCameraFactory,
     LocalAccountFactory,
     RegionFactory,
 )
@@ -53,22 +53,22 @@ def create(client, camera, account, **extra) -> dict:
 
 
 def test_the_api_turns_it_on_for_a_paid_vendor_on_a_camera_with_regions(api, site_a):
-    camera = CameraFactory(site=site_a)
+    camera = HttpCameraFactory(site=site_a)
     RegionFactory(camera=camera)
     assert create(api, camera, BaiduAccountFactory())["only_with_person"] is True
 
 
 def test_the_api_leaves_it_off_without_regions_or_on_a_free_account(api, site_a):
-    bare = CameraFactory(site=site_a)
+    bare = HttpCameraFactory(site=site_a)
     assert create(api, bare, BaiduAccountFactory())["only_with_person"] is False
-    drawn = CameraFactory(site=site_a)
+    drawn = HttpCameraFactory(site=site_a)
     RegionFactory(camera=drawn)
     local = LocalAccountFactory()
     assert create(api, drawn, local, api="persons")["only_with_person"] is False
 
 
 def test_the_api_keeps_what_it_is_given(api, site_a):
-    camera = CameraFactory(site=site_a)
+    camera = HttpCameraFactory(site=site_a)
     RegionFactory(camera=camera)
     body = create(api, camera, BaiduAccountFactory(), only_with_person=False)
     assert body["only_with_person"] is False
@@ -79,7 +79,7 @@ def test_the_api_keeps_what_it_is_given(api, site_a):
 
 
 def test_the_form_shows_it_ticked_on_a_camera_with_regions_and_saves_it(browser, site_a):
-    camera = CameraFactory(site=site_a)
+    camera = HttpCameraFactory(site=site_a)
     RegionFactory(camera=camera)
     page = browser.get(f"/cameras/{camera.pk}/analyses/new/").content.decode()
     (checkbox,) = re.findall(r'<input[^>]*name="only_with_person"[^>]*>', page)
@@ -99,7 +99,7 @@ def test_the_form_shows_it_ticked_on_a_camera_with_regions_and_saves_it(browser,
 
 
 def test_the_form_turns_it_off_for_a_free_account(browser, site_a):
-    camera = CameraFactory(site=site_a)
+    camera = HttpCameraFactory(site=site_a)
     RegionFactory(camera=camera)
     browser.post(
         f"/cameras/{camera.pk}/analyses/new/",

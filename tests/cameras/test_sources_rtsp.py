@@ -20,6 +20,7 @@ from cameras.capture import HealthState, after_failure, after_success
 from cameras.models import Health
 from cameras.sources import SourceError, SourceSettings, open_source
 from cameras.sources.rtsp import RtspSource, with_credentials
+from tests.factories import CameraFactory, SiteFactory
 from tests.rtsp_server import (
     HEIGHT,
     SERVER,
@@ -255,15 +256,11 @@ def test_when_the_server_dies_grabs_fail_and_health_falls_then_the_source_reconn
 
 def test_the_capture_service_marks_a_dead_stream_degraded_then_offline(rtsp_server, db):
     from cameras.capture import CaptureService
-    from cameras.models import Camera, Site
+    from cameras.models import Camera
 
-    site = Site.objects.create(name="RTSP site")
-    camera = Camera.objects.create(
-        site=site,
-        name="rtsp",
-        source_kind="rtsp",
-        source_url=rtsp_server.url,
-        sample_interval=0.3,
+    site = SiteFactory(name="RTSP site")
+    camera = CameraFactory(
+        site=site, name="rtsp", source_kind="rtsp", source_url=rtsp_server.url, sample_interval=0.3
     )
     service = CaptureService(camera_ids=[camera.pk])
     try:

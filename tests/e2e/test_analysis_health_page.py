@@ -7,12 +7,12 @@ import pytest
 from django.utils import timezone
 
 from cameras import roles
-from cameras.models import Camera, CameraAnalysis, Site
+from cameras.models import CameraAnalysis
 from monitoring import vendor_stops
 from monitoring.analysis_models import AnalysisState
 from monitoring.backends.stops import LIFT_RESUME, REFUSED, SCOPE_API, StopRule
-from monitoring.models import VendorAccount
 from tests.e2e.conftest import login
+from tests.factories import BaiduAccountFactory, CameraFactory, SiteFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
@@ -20,13 +20,11 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 @pytest.fixture
 def stopped(asgi_live_server):
     """A camera with a Baidu analysis whose API the vendor's total limit (19) stops."""
-    site = Site.objects.create(name="Plant")
-    camera = Camera.objects.create(
+    site = SiteFactory(name="Plant")
+    camera = CameraFactory(
         site=site, name="Gate", source_kind="demo", source_url="demo://site-gate"
     )
-    account = VendorAccount.objects.create(
-        vendor="baidu", name="Baidu plant", api_key="ak", secret_key="sk"
-    )
+    account = BaiduAccountFactory(name="Baidu plant")
     analysis = CameraAnalysis.objects.create(
         camera=camera, api="body_attr", account=account, interval=10
     )

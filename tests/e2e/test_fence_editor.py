@@ -16,9 +16,9 @@ from PIL import Image, ImageDraw
 from cameras.models import Camera, CameraAnalysis, Frame, Region, Site, SourceKind
 from cameras.polygons import limits_for_camera, region_errors
 from monitoring.management.commands.demo import DEMO_SITE
-from monitoring.models import Vendor, VendorAccount
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import login
+from tests.factories import BaiduAccountFactory, CameraFactory, CtyunAccountFactory
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -58,7 +58,7 @@ def demo_site(asgi_live_server) -> Site:
 def camera(demo_site, settings, tmp_path) -> Camera:
     """A camera of the demo site with one stored frame."""
     settings.MEDIA_ROOT = tmp_path / "media"
-    camera = Camera.objects.create(
+    camera = CameraFactory(
         site=demo_site,
         name="Yard gate",
         source_kind=SourceKind.DEMO,
@@ -252,7 +252,7 @@ def test_the_servers_refusal_is_shown_next_to_the_drawing(editor, page, camera):
 
 def test_a_vendors_limit_is_checked_before_saving(editor, page, camera):
     # Given the camera runs CTYun's electronic fence, which takes 3 to 9 points
-    account = VendorAccount.objects.create(vendor=Vendor.CTYUN, name="CTYun, yard gate")
+    account = CtyunAccountFactory(name="CTYun, yard gate")
     CameraAnalysis.objects.create(camera=camera, api="fence", account=account)
     editor.open()
     assert "3 to 9 points" in page.locator("#region-rules").inner_text()
@@ -310,7 +310,7 @@ def test_deleting_a_region_asks_first(editor, page, camera):
 def test_without_a_frame_a_blank_frame_of_the_default_size_can_be_drawn_on(
     page, asgi_live_server, demo_site
 ):
-    camera = Camera.objects.create(
+    camera = CameraFactory(
         site=demo_site, name="New camera", source_kind=SourceKind.DEMO, source_url="yard"
     )
     login(page, asgi_live_server.url, "admin")
@@ -356,8 +356,8 @@ def test_the_browsers_checks_agree_with_the_servers(page, camera):
     camera whose analyses bring every vendor limit: the same verdict, with the same reason,
     for shapes crowded with edge cases (points on the frame's edge and outside it, repeated
     points, collinear edges, edges turning back, crossings, too many points)."""
-    baidu = VendorAccount.objects.create(vendor=Vendor.BAIDU, name="Baidu, yard gate")
-    ctyun = VendorAccount.objects.create(vendor=Vendor.CTYUN, name="CTYun, yard gate")
+    baidu = BaiduAccountFactory(name="Baidu, yard gate")
+    ctyun = CtyunAccountFactory(name="CTYun, yard gate")
     for api, account in [("fence", ctyun), ("body_num", baidu), ("body_tracking", baidu)]:
         CameraAnalysis.objects.create(camera=camera, api=api, account=account)
     limits = {kind: limit.as_dict() for kind, limit in limits_for_camera(camera).items()}
@@ -380,7 +380,7 @@ def test_the_browsers_checks_agree_with_the_servers(page, camera):
     page.goto("/accounts/login/")
     in_browser = page.evaluate(
         """async ([polygons, kinds, side, limits]) => {
-            const editor = await import("/static/js/fence-editor.js");
+            const editor = await import("/static/js/fence/checks.js");
             return kinds.map((kind) => polygons.map((points) => {
                 const region = {id: null, name: "x", kind, points,
                                 frameWidth: side, frameHeight: side};

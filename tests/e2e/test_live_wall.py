@@ -379,3 +379,49 @@ def test_a_camera_whose_analysis_is_failing_says_so_on_its_tile(
     on_server(asgi_live_server, make_analyses_ok, camera.pk)
     banner.wait_for(state="hidden")
     assert page_errors == []
+
+
+def publish_pipeline_camera_status(camera_id: int) -> None:
+    """``camera.status`` as the pipeline sends it: with ``analysis``, ``analysis_reason``
+    and each analysis' health."""
+    from monitoring.pipeline import publish_camera_status as publish
+
+    camera = Camera.objects.get(pk=camera_id)
+    camera.health, camera.health_reason = "online", "steady picture"
+    camera.save(update_fields=["health", "health_reason"])
+    publish(camera)
+
+
+def test_a_failing_analysis_stays_on_its_tile_while_frames_and_status_events_arrive(
+    demo, asgi_live_server, page, page_errors
+):
+    camera, rule = demo["camera"], demo["rule"]
+    on_server(asgi_live_server, make_analyses_ok, camera.pk)
+    open_live_wall(page, asgi_live_server.url, "operator")
+    tile = page.locator(f"#camera-{camera.pk}")
+    banner = tile.locator("[data-role=analysis]")
+
+    on_server(asgi_live_server, make_analysis_fail, camera.pk, "quota used up")
+    banner.wait_for()
+
+    # A frame analysed by the camera's other analyses says nothing of this one's health:
+    # the banner stays.
+    t = moment_with_an_intruder(get_scene(camera.source_url))
+    frame_id, _alert_id = on_server(asgi_live_server, analyse_demo_frame, camera.pk, rule.pk, t)
+    page.wait_for_selector(f'#camera-{camera.pk}[data-frame="{frame_id}"]')
+    page.wait_for_function(
+        "tile => !!tile.querySelector('[data-role=frame]').getAttribute('src')",
+        arg=tile.element_handle(),
+    )
+    assert banner.is_visible() and "quota used up" in banner.inner_text()
+    assert "analysis-unavailable" in tile.get_attribute("class")
+
+    # The pipeline's camera.status (capture health, and the analyses unavailable) keeps it.
+    on_server(asgi_live_server, publish_pipeline_camera_status, camera.pk)
+    page.wait_for_selector(f"#camera-{camera.pk} [data-role=reason]:has-text('steady picture')")
+    assert banner.is_visible() and "quota used up" in banner.inner_text()
+
+    on_server(asgi_live_server, make_analyses_ok, camera.pk)
+    banner.wait_for(state="hidden")
+    assert "analysis-unavailable" not in tile.get_attribute("class")
+    assert page_errors == []

@@ -14,12 +14,13 @@ from PIL import Image
 
 from alerts.models import Rule
 from cameras.frames import store_frame
-from cameras.models import Camera, CameraAnalysis, Frame, Region, RegionKind, Site, SourceKind
+from cameras.models import Camera, CameraAnalysis, Frame, Region, RegionKind, Site
 from monitoring.backends.base import AnalysisResult, Box, Person
 from monitoring.backends.geometry import read_area
 from monitoring.lib.geometry import point_in_polygon
 from monitoring.models import VendorAccount
 from monitoring.pipeline import result_from_dict
+from tests.factories import CameraFactory
 
 RECORDED = Path(__file__).parents[1] / "alerts" / "data"
 T0 = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)  # a Monday morning
@@ -105,16 +106,10 @@ def install_analyzer(monkeypatch, analyzer) -> None:
 
 
 def make_camera(site: Site | None = None, *, interval: float = 2.0, name: str = "") -> Camera:
-    site = site or Site.objects.create(name=f"Site {next(_numbers)}")
-    return Camera.objects.create(
-        site=site,
-        name=name or f"Camera {next(_numbers)}",
-        source_kind=SourceKind.DEMO,
-        source_url="demo://site-gate",
-        sample_interval=interval,
-        width=WIDTH,
-        height=HEIGHT,
-    )
+    """A camera of the ``site-gate`` demo scene at the recorded frames' size."""
+    placed = {"site": site} if site else {}
+    named = {"name": name} if name else {}
+    return CameraFactory(sample_interval=interval, width=WIDTH, height=HEIGHT, **placed, **named)
 
 
 def add_fence(camera: Camera, name: str = "Yard", points=None) -> Region:

@@ -19,6 +19,7 @@ from monitoring.backends.baidu import client as baidu
 from monitoring.backends.base import RetryPolicy
 from monitoring.models import VendorAccount
 from tests.backends.test_local import walking_frames
+from tests.factories import BaiduAccountFactory
 from tests.pipeline import add_analysis, add_rule, at, make_camera
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
@@ -55,8 +56,7 @@ def sent(monkeypatch) -> list[dict]:
 
 
 def sandbox_baidu(live_server) -> VendorAccount:
-    return VendorAccount.objects.create(
-        vendor="baidu",
+    return BaiduAccountFactory(
         name="Sandbox Baidu",
         base_url=f"{live_server.url}/sandbox/baidu",
         api_key=settings.SANDBOX["BAIDU_API_KEY"],

@@ -34,7 +34,7 @@ from alerts.models import Alert
 from billing.models import UsageRecord
 from billing.usage import INTERRUPTED, PENDING_GRACE, close_interrupted
 from monitoring.analysis_models import FrameAnalysis, FrameRun, FrameRunStatus
-from monitoring.models import VendorAccount
+from tests.factories import BaiduAccountFactory
 from tests.pipeline import add_analysis, add_rule, jpeg, make_camera
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -386,14 +386,7 @@ def _slow_vendor_scene(vendor: LoopbackVendor):
     on one frame; a fresh frame of it."""
     from cameras.models import Region
 
-    account = VendorAccount.objects.create(
-        vendor="baidu",
-        name="Baidu (loopback)",
-        base_url=vendor.url,
-        api_key="ak",
-        secret_key="sk",
-        read_timeout=20,
-    )
+    account = BaiduAccountFactory(name="Baidu (loopback)", base_url=vendor.url, read_timeout=20)
     camera = make_camera(interval=60.0)
     whole = Region.objects.create(
         camera=camera,

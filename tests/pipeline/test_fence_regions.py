@@ -10,6 +10,7 @@ import pytest
 from cameras.models import CameraAnalysis
 from monitoring import pipeline
 from monitoring.analysis_models import FrameAnalysis, FrameAnalysisStatus
+from tests.factories import CtyunAccountFactory
 from tests.pipeline import (
     RecordedAnalyzer,
     add_fence,
@@ -103,11 +104,8 @@ def test_a_fence_analysis_naming_no_region_on_a_camera_with_two_fences_fails_wit
 def test_an_analysis_not_offered_on_cameras_made_before_is_reported_and_never_called(api, reason):
     from billing.models import UsageRecord
     from monitoring.analysis_models import AnalysisState
-    from monitoring.models import VendorAccount
 
-    ctyun = VendorAccount.objects.create(
-        vendor="ctyun", name="CTYun", api_key="ak", secret_key="sk", app_key="app"
-    )
+    ctyun = CtyunAccountFactory(name="CTYun")
     camera = make_camera(interval=2.0)
     analysis = CameraAnalysis.objects.create(camera=camera, api=api, account=ctyun, interval=2.0)
     frame = store(camera, 0)

@@ -23,7 +23,7 @@ from billing.metered import close_backends
 from billing.models import Outcome, UsageRecord
 from cameras.forms import CameraAnalysisForm, _api_choices
 from cameras.frames import store_frame
-from cameras.models import Camera, PrivacyMask, Region, RegionKind, Site, SourceKind
+from cameras.models import Camera, PrivacyMask, Region, RegionKind, SourceKind
 from monitoring import analysis_health, pipeline
 from monitoring.analysis_models import (
     FrameAnalysis,
@@ -33,6 +33,7 @@ from monitoring.analysis_models import (
 from monitoring.backends import registry
 from monitoring.backends.base import RetryPolicy
 from monitoring.models import VendorAccount
+from tests.factories import CameraFactory, SiteFactory
 from tests.sandbox.conftest import PHOTOS, photo
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
@@ -152,8 +153,8 @@ def make_account(vendor: str, server: str) -> VendorAccount:
 
 
 def make_camera() -> Camera:
-    camera = Camera.objects.create(
-        site=Site.objects.create(name="Matrix site"),
+    camera = CameraFactory(
+        site=SiteFactory(name="Matrix site"),
         name="Matrix camera",
         source_kind=SourceKind.DEMO,
         source_url="demo://site-gate",

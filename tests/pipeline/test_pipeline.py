@@ -17,7 +17,7 @@ from alerts.models import Alert, AlertStatus, EventType, LiveEvent, RuleState
 from billing import budgets
 from billing.metered import close_backends
 from billing.models import UsageRecord
-from cameras.models import Region, RegionKind, Site
+from cameras.models import Region, RegionKind
 from monitoring import pipeline
 from monitoring.analysis_models import (
     AnalysisState,
@@ -28,6 +28,7 @@ from monitoring.analysis_models import (
 )
 from monitoring.backends.base import AnalysisResult, RetryPolicy, ServiceError
 from monitoring.models import VendorAccount
+from tests.factories import BaiduAccountFactory, CtyunAccountFactory, SiteFactory
 from tests.pipeline import (
     FENCE,
     HEIGHT,
@@ -265,13 +266,8 @@ def test_given_analyses_with_their_own_intervals_then_each_runs_at_its_own_pace(
 
 @pytest.fixture
 def ctyun():
-    return VendorAccount.objects.create(
-        vendor="ctyun",
-        name="CTYun",
-        api_key="ak",
-        secret_key="sk",
-        app_key="app",
-        free_quota_claimed_at=timezone.now() - timedelta(hours=2),
+    return CtyunAccountFactory(
+        name="CTYun", free_quota_claimed_at=timezone.now() - timedelta(hours=2)
     )
 
 
@@ -455,7 +451,7 @@ def test_given_runs_whose_worker_died_then_they_are_dropped_and_a_late_delivery_
 
 @pytest.fixture
 def baidu():
-    return VendorAccount.objects.create(vendor="baidu", name="Baidu", api_key="ak", secret_key="sk")
+    return BaiduAccountFactory(name="Baidu")
 
 
 @pytest.fixture
@@ -665,7 +661,7 @@ def test_given_the_demo_cameras_when_the_demo_hook_runs_twice_then_analyses_and_
     from cameras.demo_data import add_demo_cameras
     from monitoring.demo_data import add_demo_analyses
 
-    site = Site.objects.create(name="Demo")
+    site = SiteFactory(name="Demo")
     out = io.StringIO()
     for _run in range(2):
         add_demo_cameras(site, out)

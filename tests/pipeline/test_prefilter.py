@@ -21,7 +21,7 @@ from cameras.models import CameraAnalysis, PrefilterSkips
 from monitoring import pipeline, prefilter
 from monitoring.analysis_models import FrameAnalysis
 from monitoring.backends.onbox import models as onbox_models
-from monitoring.models import VendorAccount
+from tests.factories import CtyunAccountFactory
 from tests.pipeline import HEIGHT, WIDTH, add_fence, at, jpeg, make_camera
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
@@ -52,8 +52,7 @@ def _needs_movenet(settings, tmp_path):
 
 @pytest.fixture
 def ctyun(live_server):
-    return VendorAccount.objects.create(
-        vendor="ctyun",
+    return CtyunAccountFactory(
         name="CTYun sandbox",
         base_url=f"{live_server.url}/sandbox/ctyun",
         api_key="sandbox-ak",

@@ -24,6 +24,7 @@ from monitoring.analysis_models import AnalysisState, VendorStop
 from monitoring.backends.base import RefusedLocally, RetryPolicy
 from monitoring.models import VendorAccount
 from monitoring.sandbox import limits
+from tests.factories import BaiduAccountFactory, CtyunAccountFactory
 from tests.pipeline import T0, add_analysis, at, jpeg, make_camera, store
 from tests.sandbox.conftest import sandbox
 
@@ -75,9 +76,7 @@ HELMET = "/v1/aiop/api/2f3uquanbrpc/SafeHat/base/hat_detect"
 def fake_baidu():
     """A Baidu account faked at the client boundary: tokens granted, ``body_attr`` as
     each test sets it."""
-    account = VendorAccount.objects.create(
-        vendor="baidu", name="Baidu", api_key="ak", secret_key="sk"
-    )
+    account = BaiduAccountFactory(name="Baidu")
     with respx.mock(base_url=BAIDU) as vendor:
         tokens = vendor.get("/oauth/2.0/token").respond(
             json={"access_token": "24.t", "expires_in": 2592000, "scope": "brain_all_scope"}
@@ -88,33 +87,24 @@ def fake_baidu():
 @pytest.fixture
 def fake_ctyun():
     """A CTYun account with its free quota claimed, faked at the client boundary."""
-    account = VendorAccount.objects.create(
-        vendor="ctyun",
-        name="CTYun",
-        api_key="ak",
-        secret_key="sk",
-        app_key="app",
-        free_quota_claimed_at=T0 - timedelta(days=1),
-    )
+    account = CtyunAccountFactory(name="CTYun", free_quota_claimed_at=T0 - timedelta(days=1))
     with respx.mock(base_url=CTYUN) as vendor:
         yield account, vendor.post(HELMET)
 
 
 def baidu_account(live_server, **changes) -> VendorAccount:
     values = {
-        "vendor": "baidu",
         "name": "Baidu sandbox",
         "base_url": f"{live_server.url}/sandbox/baidu",
         "api_key": "sandbox-ak",
         "secret_key": "sandbox-sk",
         **changes,
     }
-    return VendorAccount.objects.create(**values)
+    return BaiduAccountFactory(**values)
 
 
 def ctyun_account(live_server, **changes) -> VendorAccount:
     values = {
-        "vendor": "ctyun",
         "name": "CTYun sandbox",
         "base_url": f"{live_server.url}/sandbox/ctyun",
         "api_key": "sandbox-ak",
@@ -123,7 +113,7 @@ def ctyun_account(live_server, **changes) -> VendorAccount:
         "free_quota_claimed_at": T0 - timedelta(days=30),
         **changes,
     }
-    return VendorAccount.objects.create(**values)
+    return CtyunAccountFactory(**values)
 
 
 def run(clock, camera, seconds: float):
