@@ -384,12 +384,12 @@ def test_a_camera_whose_analysis_is_failing_says_so_on_its_tile(
 def publish_pipeline_camera_status(camera_id: int) -> None:
     """``camera.status`` as the pipeline sends it: with ``analysis``, ``analysis_reason``
     and each analysis' health."""
-    from monitoring.pipeline import publish_camera_status as publish
+    from monitoring.pipeline import on_camera_health
 
     camera = Camera.objects.get(pk=camera_id)
     camera.health, camera.health_reason = "online", "steady picture"
     camera.save(update_fields=["health", "health_reason"])
-    publish(camera)
+    on_camera_health(camera)
 
 
 def test_a_failing_analysis_stays_on_its_tile_while_frames_and_status_events_arrive(
