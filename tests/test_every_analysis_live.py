@@ -149,6 +149,8 @@ def test_every_offered_analysis_reports_ok_and_its_calls_reach_finance(tmp_path)
                     "source_kind": "demo",
                     "source_url": f"demo://{SCENE}",
                     "sample_interval": FLOW_INTERVAL,
+                    # body_seg feeds the privacy mask alone: it is offered with one on
+                    "privacy_mask": "blur",
                 },
             )
         )["id"]
