@@ -11,16 +11,16 @@ from cameras import roles
 from cameras.forms import CameraAnalysisForm
 from cameras.models import Camera as CameraModel
 from cameras.models import CameraAnalysis, PrivacyMask
-from tests.cameras import BaiduAccountFactory, CameraFactory
 from tests.cameras.test_camera_api import api_for
 from tests.cameras.test_camera_pages import admin, browser, camera_form  # noqa: F401
+from tests.factories import BaiduAccountFactory, HttpCameraFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def camera(site_a):
-    return CameraFactory(site=site_a, name="Press hall")
+    return HttpCameraFactory(site=site_a, name="Press hall")
 
 
 @pytest.fixture

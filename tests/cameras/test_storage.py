@@ -18,8 +18,9 @@ from cameras.frames import delete_old_frames
 from cameras.frames import store_frame as capture_frame
 from cameras.models import Frame
 from monitoring.celery import app as celery_app
-from tests.cameras import CameraFactory, jpeg_bytes, store_frame
+from tests.cameras import jpeg_bytes, store_frame
 from tests.cameras.test_camera_api import api_for
+from tests.factories import HttpCameraFactory
 from tests.s3_server import S3Server
 
 pytestmark = pytest.mark.timeout(120)
@@ -98,7 +99,7 @@ def test_deleting_a_camera_deletes_its_frame_and_evidence_files_on_local_disk(
     local_media, site_a, make_user, eager_tasks, django_capture_on_commit_callbacks
 ):
     # Given two cameras with frames and evidence on disk
-    camera, other = CameraFactory(site=site_a), CameraFactory(site=site_a)
+    camera, other = HttpCameraFactory(site=site_a), HttpCameraFactory(site=site_a)
     frames = [store_frame(camera), store_frame(camera, at=timezone.now() - timedelta(days=2))]
     evidence = evidence_of(camera)
     kept = [store_frame(other).image.name, evidence_of(other)]
@@ -120,7 +121,7 @@ def test_deleting_a_camera_deletes_its_frame_and_evidence_files_on_local_disk(
 def test_deleting_a_site_deletes_the_files_of_its_cameras(
     local_media, site_a, eager_tasks, django_capture_on_commit_callbacks
 ):
-    camera = CameraFactory(site=site_a)
+    camera = HttpCameraFactory(site=site_a)
     name = store_frame(camera).image.name
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -133,7 +134,7 @@ def test_deleting_a_camera_deletes_its_objects_in_object_storage(
     s3_server, s3_media, site_a, make_user, eager_tasks, django_capture_on_commit_callbacks
 ):
     # Given two cameras with frames and evidence in a bucket
-    camera, other = CameraFactory(site=site_a), CameraFactory(site=site_a)
+    camera, other = HttpCameraFactory(site=site_a), HttpCameraFactory(site=site_a)
     for hours in range(3):
         store_frame(camera, at=timezone.now() - timedelta(hours=hours))
     evidence_of(camera)
@@ -154,7 +155,7 @@ def test_deleting_a_camera_deletes_its_objects_in_object_storage(
 def test_frames_are_written_read_and_deleted_by_retention_in_object_storage(
     s3_server, s3_media, site_a, eager_tasks, django_capture_on_commit_callbacks
 ):
-    camera = CameraFactory(site=site_a, frame_retention_hours=1)
+    camera = HttpCameraFactory(site=site_a, frame_retention_hours=1)
     now = timezone.now()
     old = capture_frame(camera, jpeg_bytes(), now - timedelta(hours=2), age=0.5)
     recent = capture_frame(camera, jpeg_bytes(colour=(0, 0, 255)), now)
@@ -171,7 +172,7 @@ def test_frames_are_written_read_and_deleted_by_retention_in_object_storage(
 def test_a_stored_file_is_read_whole_and_a_missing_one_is_not_found(s3_media, site_a):
     from cameras.storage import read_file
 
-    frame = store_frame(CameraFactory(site=site_a), jpeg_bytes(colour=(1, 2, 3)))
+    frame = store_frame(HttpCameraFactory(site=site_a), jpeg_bytes(colour=(1, 2, 3)))
 
     assert read_file(frame.image.name) == jpeg_bytes(colour=(1, 2, 3))
     with pytest.raises(FileNotFoundError):
