@@ -103,7 +103,9 @@ class Camera(models.Model):
     """A camera of a site: where its frames come from, how often one is sampled, and how
     the capture service last found it."""
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="cameras")
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="cameras", verbose_name=_("site")
+    )
     name = models.CharField(_("name"), max_length=200)
     source_kind = models.CharField(_("source"), max_length=10, choices=SourceKind.choices)
     # HTTP(S) URL, rtsp:// URL, a file or folder path, or the demo scene's name.
