@@ -72,6 +72,7 @@ class InstantDetector:
 
 # The process-wide detector the on-box analyzer asks for (``best_detector``).
 detector._best = InstantDetector()
+detector._best_chosen = True
 
 if os.environ.get("BENCH_DECODE", "false") != "true":
     # A vendor that answers at once: the frame is read, not decoded (what decoding a
