@@ -26,8 +26,8 @@ from alerts.models import (
     AlertStatus,
     Rule,
     Severity,
-    params_errors,
 )
+from alerts.rule_params import params_errors
 from cameras import roles
 from cameras.api import HistoryMixin
 from cameras.models import Camera, Region

@@ -1,7 +1,7 @@
 """The forms of the operator pages: filtering the alert list, acknowledging, resolving and
 annotating an alert, and editing a rule.
 
-A rule's parameters are checked by ``alerts.models.params_errors``, the check the REST
+A rule's parameters are checked by ``alerts.rule_params.params_errors``, the check the REST
 API and the model use; this module only says how each parameter is typed in (a number, a
 whole number, a list of names, a choice) and which kinds read it (``KIND_PARAMS``).
 """
@@ -19,15 +19,12 @@ from django.utils.translation import gettext_lazy as _
 
 from alerts.body_rules import GESTURE_CLASSES
 from alerts.models import (
-    COMMON_PARAMS,
-    KIND_PARAMS,
-    REQUIRED_PARAMS,
     RULE_KIND_CHOICES,
     AlertStatus,
     Rule,
     Severity,
-    params_errors,
 )
+from alerts.rule_params import COMMON_PARAMS, KIND_PARAMS, REQUIRED_PARAMS, params_errors
 from alerts.rules import DRIVER_BEHAVIOURS, RULE_KINDS
 from cameras import roles
 from cameras.models import Camera

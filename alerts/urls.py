@@ -3,7 +3,7 @@ by the project."""
 
 from django.urls import path
 
-from alerts import views
+from alerts import rule_views, views
 
 app_name = "alerts"
 urlpatterns = [
@@ -14,8 +14,8 @@ urlpatterns = [
     path("<int:pk>/acknowledge/", views.alert_acknowledge, name="acknowledge"),
     path("<int:pk>/resolve/", views.alert_resolve, name="resolve"),
     path("<int:pk>/note/", views.alert_note, name="note"),
-    path("rules/", views.rule_list, name="rules"),
-    path("rules/new/", views.rule_new, name="rule_new"),
-    path("rules/<int:pk>/", views.rule_edit, name="rule_edit"),
-    path("rules/<int:pk>/delete/", views.rule_delete, name="rule_delete"),
+    path("rules/", rule_views.rule_list, name="rules"),
+    path("rules/new/", rule_views.rule_new, name="rule_new"),
+    path("rules/<int:pk>/", rule_views.rule_edit, name="rule_edit"),
+    path("rules/<int:pk>/delete/", rule_views.rule_delete, name="rule_delete"),
 ]

@@ -33,14 +33,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "monitoring.settings")
 
 from monitoring.backends.baidu import BaiduClient  # noqa: E402
 from monitoring.backends.base import ClientSettings  # noqa: E402
+from tests.servers import free_port  # noqa: E402
 
 IMAGE = ROOT.parent / "shared/data/ppe-sample/images/000000.jpg"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def run_threads(call, total: int, concurrency: int) -> dict:

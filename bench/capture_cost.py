@@ -42,7 +42,8 @@ django.setup()
 import av  # noqa: E402
 
 from cameras.capture import CameraPlan, CameraWorker, Mailbox, open_plan  # noqa: E402
-from tests.rtsp_server import SERVER, RtspServer, free_port  # noqa: E402
+from tests.rtsp_server import SERVER, RtspServer  # noqa: E402
+from tests.servers import free_port  # noqa: E402
 
 FPS = 25
 STREAMS = {

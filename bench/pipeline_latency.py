@@ -45,6 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "monitoring.settings")
 
+from tests.servers import free_port  # noqa: E402
+
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:55432/ssd_bench"
 WIDTH, HEIGHT = 640, 480
 # The instant detector's person stands at (440, 350): inside this fence.
@@ -85,12 +87,6 @@ if os.environ.get("BENCH_DECODE", "false") != "true":
 
 
 # ---------------------------------------------------------------- services
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_until(condition, timeout: float, what: str, step: float = 0.05):

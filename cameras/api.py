@@ -41,34 +41,24 @@ from drf_spectacular.utils import (
 from rest_framework import permissions, renderers, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from cameras import catalog, roles
+from cameras import roles
 from cameras.forms import (
-    analysis_errors,
     password_reentry_error,
     sample_interval_error,
     source_url_error,
 )
 from cameras.history import record_change, snapshot
 from cameras.models import (
-    MAX_FRAME_SIDE,
     Camera,
-    CameraAnalysis,
     Frame,
-    Region,
-    RegionKind,
     Site,
 )
-from cameras.polygons import NON_FIELD, region_errors
-from monitoring import analysis_health
-from monitoring.analysis_models import HealthState
+from cameras.polygons import NON_FIELD
 from monitoring.lib.apiutils import id_filter, parse_id
 from monitoring.lib.crypto import needs_reentry
-from monitoring.models import visible_accounts
 from monitoring.privacy import served_frame
-from monitoring.vendor_stops import resume_analysis
 
 # --------------------------------------------------------------------------- access
 
@@ -115,6 +105,13 @@ class SitePrimaryKeyField(serializers.PrimaryKeyRelatedField):
         return roles.sites_for(_request_user(self))
 
 
+class CameraPrimaryKeyField(serializers.PrimaryKeyRelatedField):
+    """A camera of the caller's sites, by id."""
+
+    def get_queryset(self):
+        return Camera.objects.filter(site__in=roles.sites_for(_request_user(self)))
+
+
 def _site_filter_parameter() -> OpenApiParameter:
     return OpenApiParameter(
         "site", OpenApiTypes.INT, description=gettext_lazy("Only objects of this site (id).")
@@ -125,6 +122,18 @@ def _camera_filter_parameter() -> OpenApiParameter:
     return OpenApiParameter(
         "camera", OpenApiTypes.INT, description=gettext_lazy("Only objects of this camera (id).")
     )
+
+
+def filter_site_and_camera(request, queryset):
+    """``queryset`` (of objects on a camera) narrowed by the ``?site=`` and ``?camera=`` of
+    ``request``, when given."""
+    site = id_filter(request, "site")
+    if site is not None:
+        queryset = queryset.filter(camera__site_id=site)
+    camera = id_filter(request, "camera")
+    if camera is not None:
+        queryset = queryset.filter(camera_id=camera)
+    return queryset
 
 
 def _one_reason_each(errors: dict[str, str]) -> dict[str, list[str]]:
@@ -440,370 +449,3 @@ class CameraViewSet(HistoryMixin, viewsets.ModelViewSet):
         response = HttpResponse(data, content_type="image/jpeg")
         response["Cache-Control"] = "private, no-cache"
         return response
-
-
-# --------------------------------------------------------------------------- analyses
-
-
-class AnalysisProjectionSerializer(serializers.Serializer):
-    calls_per_month = serializers.IntegerField(
-        help_text=gettext_lazy("Calls in a 30-day month: 30 × 86,400 / interval.")
-    )
-    cost_per_month = serializers.DecimalField(
-        max_digits=14,
-        decimal_places=2,
-        allow_null=True,
-        help_text=gettext_lazy("CNY per month on the account's price plan; null if unpriced."),
-    )
-    currency = serializers.CharField()
-    basis = serializers.CharField(help_text=gettext_lazy("How the cost was worked out."))
-
-
-class CameraPrimaryKeyField(serializers.PrimaryKeyRelatedField):
-    """A camera of the caller's sites, by id."""
-
-    def get_queryset(self):
-        return Camera.objects.filter(site__in=roles.sites_for(_request_user(self)))
-
-
-class RegionPrimaryKeyField(serializers.PrimaryKeyRelatedField):
-    """A region of the caller's sites, by id."""
-
-    def get_queryset(self):
-        return Region.objects.filter(camera__site__in=roles.sites_for(_request_user(self)))
-
-
-class VisibleAccountField(serializers.PrimaryKeyRelatedField):
-    """A vendor account of the caller's sites, or a shared one, by id."""
-
-    def get_queryset(self):
-        return visible_accounts(_request_user(self))
-
-
-class AnalysisHealthSerializer(serializers.Serializer):
-    state = serializers.ChoiceField(
-        choices=[state.value for state in HealthState],
-        help_text=gettext_lazy(
-            "ok: the last call succeeded; waiting: no frame yet; failing: calls fail, "
-            "retrying may help; refused: the product will not call; paused: held until "
-            "“until”."
-        ),
-    )
-    reason = serializers.CharField(help_text=gettext_lazy("What to do, in your language."))
-    since = serializers.DateTimeField(allow_null=True)
-    last_success_at = serializers.DateTimeField(allow_null=True)
-    last_error_code = serializers.CharField(allow_null=True)
-    until = serializers.DateTimeField(
-        allow_null=True, help_text=gettext_lazy("When a pause ends by itself.")
-    )
-    stop = serializers.ChoiceField(
-        choices=["api", "account"],
-        allow_null=True,
-        help_text=gettext_lazy(
-            "What resumes it: api, this analysis' resume action; account, the vendor "
-            "account's resume action."
-        ),
-    )
-
-
-class CameraAnalysisSerializer(serializers.ModelSerializer):
-    camera = CameraPrimaryKeyField(help_text=gettext_lazy("The camera's id; fixed once created."))
-    account = VisibleAccountField(
-        help_text=gettext_lazy(
-            "The vendor account's id: one of the camera's site, or a shared one."
-        )
-    )
-    region = RegionPrimaryKeyField(
-        required=False,
-        allow_null=True,
-        help_text=gettext_lazy(
-            "Fence analyses: the id of the fence region of the camera it watches (required "
-            "when the camera has several fences); null for the other APIs."
-        ),
-    )
-    projection = serializers.SerializerMethodField()
-    health = serializers.SerializerMethodField()
-
-    class Meta:
-        model = CameraAnalysis
-        fields = [
-            "id",
-            "camera",
-            "api",
-            "account",
-            "region",
-            "interval",
-            "enabled",
-            "params",
-            "only_with_person",
-            "projection",
-            "health",
-        ]
-        validators = []
-        extra_kwargs = {
-            "only_with_person": {
-                "required": False,
-                "help_text": gettext_lazy(
-                    "Call the vendor only when the on-box detector sees a person in the "
-                    "analysis' region (or the frame). When left out of a new analysis: on for "
-                    "a paid vendor on a camera with regions, else off."
-                ),
-            }
-        }
-
-    def create(self, validated_data):
-        if "only_with_person" not in validated_data:
-            validated_data["only_with_person"] = catalog.current().default_only_with_person(
-                validated_data["camera"], validated_data["account"]
-            )
-        return super().create(validated_data)
-
-    @extend_schema_field(AnalysisHealthSerializer)
-    def get_health(self, analysis: CameraAnalysis) -> dict:
-        return analysis_health.health_payload(analysis)
-
-    @extend_schema_field(AnalysisProjectionSerializer)
-    def get_projection(self, analysis: CameraAnalysis) -> dict:
-        projection = catalog.current().project_analysis(analysis)
-        return AnalysisProjectionSerializer(projection.as_dict()).data
-
-    def validate_params(self, value):
-        if not isinstance(value, dict):
-            raise serializers.ValidationError(
-                _('Give the parameters as a JSON object, like {"type": "headwear"}.')
-            )
-        return value
-
-    def validate(self, attrs):
-        instance = self.instance
-        camera = attrs.get("camera", getattr(instance, "camera", None))
-        if instance is not None and camera.pk != instance.camera_id:
-            raise serializers.ValidationError(
-                {"camera": [_("An analysis stays on its camera: add a new one to the other.")]}
-            )
-        errors = analysis_errors(
-            camera,
-            api=attrs.get("api", getattr(instance, "api", "")),
-            account=attrs.get("account", getattr(instance, "account", None)),
-            interval=attrs.get("interval", getattr(instance, "interval", None)),
-            analysis_id=getattr(instance, "pk", None),
-            region=attrs.get("region", getattr(instance, "region", None)),
-        )
-        if errors:
-            raise serializers.ValidationError(_one_reason_each(errors))
-        return attrs
-
-
-@extend_schema_view(
-    list=extend_schema(
-        summary=gettext_lazy("List the analyses of your cameras, with projected cost"),
-        parameters=[_site_filter_parameter(), _camera_filter_parameter()],
-    ),
-    retrieve=extend_schema(summary=gettext_lazy("One analysis of a camera")),
-    create=extend_schema(summary=gettext_lazy("Run an analysis on a camera")),
-    update=extend_schema(summary=gettext_lazy("Replace an analysis of a camera")),
-    partial_update=extend_schema(summary=gettext_lazy("Change an analysis of a camera")),
-    destroy=extend_schema(summary=gettext_lazy("Stop and remove an analysis of a camera")),
-)
-class CameraAnalysisViewSet(HistoryMixin, viewsets.ModelViewSet):
-    """Which API of which vendor account each camera runs, and how often."""
-
-    queryset = CameraAnalysis.objects.none()
-    serializer_class = CameraAnalysisSerializer
-    permission_classes = [WatchOrConfigure]
-
-    def get_queryset(self):
-        analyses = CameraAnalysis.objects.filter(
-            camera__site__in=roles.sites_for(self.request.user)
-        ).select_related("account", "camera", "pipeline_state")
-        site = id_filter(self.request, "site")
-        if site is not None:
-            analyses = analyses.filter(camera__site_id=site)
-        camera = id_filter(self.request, "camera")
-        if camera is not None:
-            analyses = analyses.filter(camera_id=camera)
-        return analyses.order_by("camera_id", "api", "pk")
-
-    @extend_schema(
-        request=None,
-        responses={
-            200: CameraAnalysisSerializer,
-            409: OpenApiResponse(description=gettext_lazy("The vendor account's stop holds it.")),
-        },
-        summary=gettext_lazy("Resume an analysis a vendor's stop answer holds back"),
-    )
-    @action(detail=True, methods=["post"])
-    def resume(self, request, pk=None):
-        """Lift the stop of this analysis' API on its vendor account (a daily or total
-        limit, nothing bought): calls leave again from the next frame. A stop of the
-        whole account (credentials) is resumed on the vendor account: 409 then."""
-        analysis = self.get_object()
-        resume_analysis(analysis, user=request.user)
-        analysis = self.get_queryset().get(pk=analysis.pk)
-        data = self.get_serializer(analysis).data
-        if data["health"]["stop"] == "account":
-            return Response(
-                {
-                    "detail": _(
-                        "The whole vendor account is stopped: resume it on the vendor account."
-                    ),
-                    "health": data["health"],
-                },
-                status=409,
-            )
-        return Response(data)
-
-
-# --------------------------------------------------------------------------- regions
-
-
-@extend_schema_field(
-    {
-        "type": "array",
-        "minItems": 3,
-        "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"}},
-        "example": [[100, 80], [600, 80], [600, 400], [100, 400]],
-    }
-)
-class PointsField(serializers.JSONField):
-    """A polygon as ``[[x, y], ...]`` in pixels; checked by ``cameras.polygons``."""
-
-
-# Described inside allOf, so the schema keeps it apart from the other apps' fields named
-# "kind" (alert and rule kinds), whose shared enum component name would otherwise collide.
-@extend_schema_field({"allOf": [{"type": "string", "enum": list(RegionKind.values)}]})
-class RegionKindField(serializers.ChoiceField):
-    """What a region is for: its kind."""
-
-
-class RegionSerializer(serializers.ModelSerializer):
-    camera = CameraPrimaryKeyField(help_text=gettext_lazy("The camera's id; fixed once created."))
-    kind = RegionKindField(
-        choices=RegionKind.choices,
-        help_text=gettext_lazy(
-            "fence (no entry), helmet, workwear, crowd (counted by area), flow (in/out "
-            "tracking) or zone."
-        ),
-    )
-    points = PointsField(
-        help_text=gettext_lazy(
-            "The polygon, [[x, y], ...] in pixels of the frame: 0 <= x <= frame_width - 1, "
-            "0 <= y <= frame_height - 1; at least 3 points, not crossing itself."
-        )
-    )
-    frame_width = serializers.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=MAX_FRAME_SIDE,
-        help_text=gettext_lazy(
-            "Width of the frame the points are in. Defaults to the camera's resolution; "
-            "required while the camera has none."
-        ),
-    )
-    frame_height = serializers.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=MAX_FRAME_SIDE,
-        help_text=gettext_lazy(
-            "Height of the frame the points are in. Defaults to the camera's resolution; "
-            "required while the camera has none."
-        ),
-    )
-
-    class Meta:
-        model = Region
-        fields = [
-            "id",
-            "camera",
-            "name",
-            "kind",
-            "points",
-            "frame_width",
-            "frame_height",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = ["created_at", "updated_at"]
-        validators = []
-
-    def _frame_size(self, attrs, camera, instance) -> tuple[int, int]:
-        given = [name for name in ("frame_width", "frame_height") if name in attrs]
-        if len(given) == 1:
-            missing = "frame_height" if given == ["frame_width"] else "frame_width"
-            raise serializers.ValidationError(
-                {missing: [_("Give frame_width and frame_height together.")]}
-            )
-        if given:
-            return attrs["frame_width"], attrs["frame_height"]
-        if instance is not None:
-            return instance.frame_width, instance.frame_height
-        if not camera.width or not camera.height:
-            reason = _(
-                "No frame has come from this camera yet, so its resolution is unknown: "
-                "give frame_width and frame_height."
-            )
-            raise serializers.ValidationError({"frame_width": [reason], "frame_height": [reason]})
-        return camera.width, camera.height
-
-    def validate(self, attrs):
-        instance = self.instance
-        camera = attrs.get("camera", getattr(instance, "camera", None))
-        if instance is not None and camera.pk != instance.camera_id:
-            raise serializers.ValidationError(
-                {"camera": [_("A region stays on its camera: draw a new one on the other.")]}
-            )
-        width, height = self._frame_size(attrs, camera, instance)
-        name = attrs.get("name", getattr(instance, "name", None))
-        errors: dict[str, str] = {}
-        taken = Region.objects.filter(camera=camera, name=name)
-        if instance is not None:
-            taken = taken.exclude(pk=instance.pk)
-        if taken.exists():
-            errors["name"] = _("This camera already has a region named “%(name)s”.") % {
-                "name": name
-            }
-        errors.update(
-            region_errors(
-                camera,
-                kind=attrs.get("kind", getattr(instance, "kind", "")),
-                points=attrs.get("points", getattr(instance, "points", None)),
-                width=width,
-                height=height,
-                region_id=getattr(instance, "pk", None),
-            )
-        )
-        if errors:
-            raise serializers.ValidationError(_one_reason_each(errors))
-        attrs["frame_width"], attrs["frame_height"] = width, height
-        if "points" in attrs:
-            attrs["points"] = [[x, y] for x, y in attrs["points"]]
-        return attrs
-
-
-@extend_schema_view(
-    list=extend_schema(
-        summary=gettext_lazy("List the regions drawn on your cameras"),
-        parameters=[_site_filter_parameter(), _camera_filter_parameter()],
-    ),
-    retrieve=extend_schema(summary=gettext_lazy("One region")),
-    create=extend_schema(summary=gettext_lazy("Draw a region on a camera")),
-    update=extend_schema(summary=gettext_lazy("Replace a region")),
-    partial_update=extend_schema(summary=gettext_lazy("Change a region")),
-    destroy=extend_schema(summary=gettext_lazy("Delete a region")),
-)
-class RegionViewSet(HistoryMixin, viewsets.ModelViewSet):
-    """Fences and zones drawn on the cameras of the caller's sites."""
-
-    queryset = Region.objects.none()
-    serializer_class = RegionSerializer
-    permission_classes = [WatchOrConfigure]
-
-    def get_queryset(self):
-        regions = Region.objects.filter(camera__site__in=roles.sites_for(self.request.user))
-        site = id_filter(self.request, "site")
-        if site is not None:
-            regions = regions.filter(camera__site_id=site)
-        camera = id_filter(self.request, "camera")
-        if camera is not None:
-            regions = regions.filter(camera_id=camera)
-        return regions.order_by("camera_id", "name", "pk")

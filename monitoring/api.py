@@ -9,7 +9,9 @@ from alerts.api import AlertViewSet, RuleViewSet
 from billing import api as billing_api
 from billing.budget_api import BudgetViewSet
 from cameras import roles
-from cameras.api import CameraAnalysisViewSet, CameraViewSet, RegionViewSet, SiteViewSet
+from cameras.analyses_api import CameraAnalysisViewSet
+from cameras.api import CameraViewSet, SiteViewSet
+from cameras.regions_api import RegionViewSet
 from monitoring.accounts_api import VendorAccountViewSet
 
 router = routers.DefaultRouter()

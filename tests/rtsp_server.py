@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -98,12 +97,6 @@ def gst_rtsp_server_available() -> bool:
     except (subprocess.SubprocessError, OSError):
         return False
     return shutil.which("gst-inspect-1.0") is not None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class RtspServer:

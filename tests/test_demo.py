@@ -5,15 +5,11 @@ through the sandbox while it runs, and a second start that doubles nothing."""
 from __future__ import annotations
 
 import io
-import os
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
@@ -36,8 +32,7 @@ from billing.models import (
 from billing.pricing import SHANGHAI
 from cameras.models import Camera, CameraAnalysis, Region
 from monitoring.models import VendorAccount
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.servers import MANAGE, ROOT, free_port, on_test_database, running, tail
 
 
 def last_month() -> tuple[int, int]:
@@ -130,33 +125,14 @@ def test_a_second_demo_leaves_the_demos_counts_unchanged():
     assert "Vendor account ready: " + BAIDU_ACCOUNT in output
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_demo_ledger_grows_by_itself_while_it_runs(tmp_path):
-    port = free_port()
-    database = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": (
-            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
-            f"{database['NAME']}"
-        ),
-        "DATA_DIR": str(tmp_path),
-        # The test's own key, so that both sides read the accounts' encrypted secrets.
-        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
-        "SANDBOX_ENABLED": "true",
-        "PYTHONUNBUFFERED": "1",
-    }
     if connection.vendor != "postgresql":
         pytest.skip("the demo server shares the test database over PostgreSQL only")
-    manage = [sys.executable, str(ROOT / "manage.py")]
+    port = free_port()
+    env = on_test_database(tmp_path)
     subprocess.run(
-        [*manage, "demo", "--sandbox-url", f"http://127.0.0.1:{port}/sandbox"],
+        [sys.executable, str(MANAGE), "demo", "--sandbox-url", f"http://127.0.0.1:{port}/sandbox"],
         cwd=ROOT,
         env=env,
         check=True,
@@ -177,30 +153,15 @@ def test_the_demo_ledger_grows_by_itself_while_it_runs(tmp_path):
     def cameras_called() -> int:
         return live.filter(outcome="success").values("camera_id").distinct().count()
 
-    log = (tmp_path / "runall.log").open("wb")
-    server = subprocess.Popen(
-        [*manage, "runall", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
+    log = tmp_path / "runall.log"
+    with running([str(MANAGE), "runall", "--port", str(port)], env, log) as server:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and cameras_called() < Camera.objects.count():
-            assert server.poll() is None, (tmp_path / "runall.log").read_text()[-3000:]
+            assert server.poll() is None, tail(log, 3000)
             time.sleep(2)
-    finally:
-        os.killpg(server.pid, 15)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, 9)
-        log.close()
     # Every demo camera made a paid call through the sandbox, answered from its picture.
     calls = live.filter(outcome="success")
-    assert cameras_called() == Camera.objects.count(), (tmp_path / "runall.log").read_text()[-3000:]
+    assert cameras_called() == Camera.objects.count(), tail(log, 3000)
     assert set(calls.values_list("api", flat=True)) == {"body_num"}
     # and the month's draft bill counts them.
     assert body_num_calls_this_month() >= billed_before + calls.count()

@@ -9,15 +9,12 @@ health ``ok`` and finance's usage shows successful calls of every metered API.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
@@ -27,9 +24,9 @@ from billing.costs import camera_apis
 from billing.pricing import SHANGHAI
 from cameras.sources.demo import SCENES
 from monitoring.backends import registry
-from tests.test_demo import free_port
+from tests import servers
+from tests.servers import MANAGE, ROOT, free_port, on_test_database, start_logged, stop_group
 
-ROOT = Path(__file__).resolve().parent.parent
 VENDORS = ("baidu", "baidu_private", "ctyun")
 SCENE = "site-gate"
 # Seconds between two calls of one analysis: slow enough for two cores to keep up with
@@ -79,22 +76,10 @@ def test_every_offered_analysis_reports_ok_and_its_calls_reach_finance(tmp_path)
         pytest.skip("the run command shares the test database over PostgreSQL only")
     port = free_port()
     server = f"http://127.0.0.1:{port}"
-    database = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": (
-            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
-            f"{database['NAME']}"
-        ),
-        "DATA_DIR": str(tmp_path),
-        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
-        "SANDBOX_ENABLED": "true",
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = on_test_database(tmp_path)
     env.pop("REDIS_URL", None)  # the run command's own embedded Redis
-    manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run(
-        [*manage, "demo", "--sandbox-url", f"{server}/sandbox"],
+        [sys.executable, str(MANAGE), "demo", "--sandbox-url", f"{server}/sandbox"],
         cwd=ROOT,
         env=env,
         check=True,
@@ -106,18 +91,10 @@ def test_every_offered_analysis_reports_ok_and_its_calls_reach_finance(tmp_path)
     finance_token = Token.objects.get_or_create(user=users.get(username="finance"))[0].key
 
     log_path = tmp_path / "runall.log"
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [*manage, "runall", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    process = start_logged([str(MANAGE), "runall", "--port", str(port)], env, log_path)
 
     def tail() -> str:
-        return log_path.read_text(errors="replace")[-4000:]
+        return servers.tail(log_path)
 
     try:
         deadline = time.monotonic() + 120
@@ -240,9 +217,4 @@ def test_every_offered_analysis_reports_ok_and_its_calls_reach_finance(tmp_path)
             wanted = {api for api in camera_apis(vendor) if registry.api_spec(vendor, api).metered}
             assert wanted <= succeeded, (vendor, wanted - succeeded)
     finally:
-        os.killpg(process.pid, 15)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-        log.close()
+        stop_group(process)

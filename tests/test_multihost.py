@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import io
 import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,16 +23,10 @@ from django.conf import settings
 from PIL import Image
 from rest_framework.authtoken.models import Token
 
-from tests.pipeline.test_faults import (
-    Processes,
-    RedisServer,
-    _test_database_url,
-    free_port,
-    wait_for,
-)
+from tests.pipeline.test_faults import Processes, RedisServer
 from tests.s3_server import S3Server
+from tests.servers import free_port, start_logged, stop_group, test_database_url, wait_for
 
-ROOT = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT = 1280, 720
 WHOLE_PICTURE = [[0, 0], [WIDTH, 0], [WIDTH, HEIGHT], [0, HEIGHT]]
 
@@ -59,21 +51,12 @@ class Hosts(Processes):
         return {**base, "DATA_DIR": str(folder), "MEDIA_ROOT": str(folder / "media")}
 
     def start(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
-        log = open(self.folder / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen(
-            [sys.executable, *command],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        process = start_logged(command, env, self.folder / f"{name}.log")
         self.started.append(process)
         return process
 
     def stop(self, process: subprocess.Popen) -> None:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(30)
+        stop_group(process)
 
     def logs(self) -> str:
         return "\n".join(f"--- {name}\n{self.log(name)}" for name in ("capture", "worker", "web"))
@@ -154,7 +137,7 @@ def test_capture_worker_and_web_on_separate_hosts_share_frames_and_evidence_thro
             if not key.startswith(("S3_", "AWS_", "MEDIA_ROOT", "DATA_DIR", "REDIS_URL"))
         }
         shared |= {
-            "DATABASE_URL": _test_database_url(),
+            "DATABASE_URL": test_database_url(),
             "REDIS_URL": redis.url,
             "DJANGO_SECRET_KEY": settings.SECRET_KEY,
             "PYTHONUNBUFFERED": "1",

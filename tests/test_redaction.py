@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 from monitoring.redaction import RedactSecretsFilter, redact
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 AK, SK = "AK-logged-3e4r5t", "SK-logged-6y7u8i"
@@ -64,15 +64,9 @@ def test_the_configured_log_handler_redacts_every_record():
     assert SK not in record.getMessage()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.mark.timeout(90)
 def test_the_daphne_access_log_has_no_credentials(tmp_path):
-    port = _free_port()
+    port = free_port()
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE"))}
     env = {**base, "DJANGO_DEBUG": "true", "DATA_DIR": str(tmp_path), "REDIS_URL": ""}
     server = subprocess.Popen(

@@ -7,26 +7,17 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from monitoring.management.commands.runall import Supervisor
-
-MANAGE = Path(__file__).resolve().parents[1] / "manage.py"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.servers import MANAGE, free_port
 
 
 def healthz(port: int) -> int:

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from alerts.body_rules import GESTURE_CLASSES
-from alerts.models import params_errors
+from alerts.rule_params import params_errors
 from alerts.rules import NO_DATA, RuleConfig, evaluate, initial_state
 from monitoring.backends import keypoints
 from monitoring.backends.base import AnalysisResult, Box, Keypoint, Person

@@ -27,10 +27,10 @@ from tests.rtsp_server import (
     WIDTH,
     RtspServer,
     age_of,
-    free_port,
     grey_level,
     gst_rtsp_server_available,
 )
+from tests.servers import free_port
 
 
 @pytest.fixture(scope="module")

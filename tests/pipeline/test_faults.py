@@ -22,12 +22,10 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from alerts.models import Alert
@@ -36,6 +34,7 @@ from billing.usage import INTERRUPTED, PENDING_GRACE, close_interrupted
 from monitoring.analysis_models import FrameAnalysis, FrameRun, FrameRunStatus
 from tests.factories import BaiduAccountFactory
 from tests.pipeline import add_analysis, add_rule, jpeg, make_camera
+from tests.servers import free_port, start_logged, test_database_url, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 BAIDU_EXAMPLES = ROOT / "tests" / "backends" / "data" / "baidu"
@@ -54,29 +53,6 @@ pytestmark = [
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(
-    condition: Callable[[], object],
-    timeout: float,
-    what: str,
-    log: Callable[[], str] | None = None,
-    step: float = 0.1,
-):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(step)
-    detail = f"\n{log()}" if log is not None else ""
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}{detail}")
 
 
 class RedisServer:
@@ -214,12 +190,6 @@ class LoopbackVendor:
         self.server.server_close()
 
 
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    user = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{user}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
 # A Celery app for the test's workers: the product's, with a short visibility timeout
 # (and a sweep for unacknowledged messages every second) so that a task whose worker was
 # killed is handed out again within seconds, not an hour.
@@ -273,19 +243,15 @@ class Processes:
         self.started: list[subprocess.Popen] = []
 
     def worker(self, name: str) -> subprocess.Popen:
-        log = open(self.folder / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen(
+        process = start_logged(
             [
-                sys.executable, "-m", "celery", "-A", "fault_worker_app", "worker",
+                "-m", "celery", "-A", "fault_worker_app", "worker",
                 "--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO",
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
                 "--hostname", f"{name}@%h",
             ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            self.env,
+            self.folder / f"{name}.log",
         )  # fmt: skip
         self.started.append(process)
         return process
@@ -343,7 +309,7 @@ def processes(tmp_path, redis_server, transactional_db, settings):
     (tmp_path / "fault_worker_app.py").write_text(WORKER_APP % {"visibility": 8})
     env = {
         **os.environ,
-        "DATABASE_URL": _test_database_url(),
+        "DATABASE_URL": test_database_url(),
         "REDIS_URL": redis_server.url,
         "MEDIA_ROOT": str(media),
         "DATA_DIR": str(settings.DATA_DIR),
